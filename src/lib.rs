@@ -1,0 +1,20 @@
+//! thidctl: the thidwick-starter load-test runbook as one reliable command.
+
+pub mod cli;
+pub mod commands;
+pub mod report;
+pub mod starter;
+pub mod thresholds;
+
+mod interrupt;
+mod metrics_endpoint;
+mod outcome;
+
+pub use outcome::Outcome;
+
+/// Runs one parsed command line and says how it ended.
+pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    cli.command.execute()
+}
+pub mod swarm;
+pub mod units;
