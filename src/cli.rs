@@ -18,14 +18,27 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build the images, install the charts, wait for rollouts and open port-forwards.
+    Up(commands::up::UpArgs),
     /// Swarm a service with simulated users (Locust semantics) or at a fixed rate.
     Load(commands::load::LoadArgs),
+    /// Show releases, pods and forwards with their health.
+    Status(commands::status::StatusArgs),
+    /// Stop the forwards and uninstall every release `up` installed.
+    Down(commands::down::DownArgs),
+    /// Holds the forwards of a detached `up` (started by `up --detach`).
+    #[command(hide = true)]
+    ForwardDaemon(commands::forward_daemon::ForwardDaemonArgs),
 }
 
 impl Command {
     pub fn execute(self) -> anyhow::Result<crate::Outcome> {
         match self {
+            Command::Up(args) => commands::up::execute(args),
             Command::Load(args) => commands::load::execute(args),
+            Command::Status(args) => commands::status::execute(args),
+            Command::Down(args) => commands::down::execute(args),
+            Command::ForwardDaemon(args) => commands::forward_daemon::execute(args),
         }
     }
 }

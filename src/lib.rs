@@ -2,7 +2,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod helm;
+pub mod image;
+pub mod kube;
 pub mod report;
+pub mod runbook;
 pub mod starter;
 pub mod thresholds;
 

@@ -27,7 +27,7 @@ pub struct LoadArgs {
     #[arg(long, short = 'u', default_value_t = 1)]
     pub users: u64,
     /// Users started per second, as Locust's spawn rate [default: 1].
-    #[arg(long, short = 'r')]
+    #[arg(long, short = 'r', allow_negative_numbers = true)]
     pub spawn_rate: Option<f64>,
     /// Stop after this long, e.g. 90s or 1m30s [default: until Ctrl-C or --iterations].
     #[arg(long, short = 't', value_parser = parse_duration)]
@@ -67,7 +67,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
     /// Fail (exit 1) when the share of failed requests is above this (0..1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub fail_ratio: Option<f64>,
     /// Fail (exit 1) when the 95th percentile response time is above this, e.g. 200ms.
     #[arg(long, value_parser = parse_duration)]
@@ -76,7 +76,7 @@ pub struct LoadArgs {
     #[arg(long, value_parser = parse_duration)]
     pub max_p99: Option<Duration>,
     /// Fail (exit 1) when fewer requests per second than this were made.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_rps: Option<f64>,
 }
 

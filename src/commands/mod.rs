@@ -1,3 +1,7 @@
 //! One module per subcommand: its arguments and how it runs.
 
+pub mod down;
+pub mod forward_daemon;
 pub mod load;
+pub mod status;
+pub mod up;

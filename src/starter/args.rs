@@ -14,7 +14,7 @@ use crate::units::parse_duration;
 /// The project's stand-in for thidwick-starter: `GET /hello` with a tunable capacity, injected
 /// failures and Prometheus metrics.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "thidwick-starter", version, about)]
+#[command(name = "thidwick-starter", version)]
 pub struct Args {
     /// Address to listen on, as IP:PORT; port 0 picks a free port (the start-up line shows it).
     #[arg(long, env = "THIDWICK_LISTEN", value_name = "ADDR", default_value = "0.0.0.0:8080", value_parser = socket_addr)]

@@ -5,9 +5,15 @@
 //! it shows up as queueing latency and then as 503s — what a "slam" must be able to show.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// Most timer lateness one hand-over makes up for (see [`SlotClock`]). Bounded so a stale clock
+/// (its waiter hung up) gives the next request at most this much free service.
+const MAX_CATCH_UP: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -25,18 +31,47 @@ pub struct Rejected;
 
 pub struct Capacity {
     limits: Limits,
-    /// Tokio's semaphore is fair: a freed permit goes to the longest waiter, so this is the FIFO.
-    slots: Option<Semaphore>,
+    gate: Option<Gate>,
     in_flight: AtomicUsize,
     queued: AtomicUsize,
     rejected: AtomicU64,
 }
 
+struct Gate {
+    /// Tokio's semaphore is fair: a freed permit goes to the longest waiter, so this is the FIFO.
+    permits: Semaphore,
+    /// One clock per permit: whoever holds a permit holds a clock.
+    clocks: Mutex<Vec<SlotClock>>,
+}
+
+/// When a slot's last service was due to end, and whether a waiter was queued to take over.
+///
+/// A timer wakes up late (tokio rounds up to the next millisecond, a busy CPU adds more), and
+/// if each request started its work time at its own wake-up, every hand-over would lose that
+/// lateness: a 10 ms slot served 80–95 requests a second instead of 100 in measurements. Starting a
+/// taken-over request at the previous due time keeps back-to-back service on schedule, so capacity
+/// stays `concurrency / work_time`, and no request ends before its due time.
+#[derive(Debug, Clone, Copy)]
+struct SlotClock {
+    due: Instant,
+    handed_over: bool,
+}
+
 impl Capacity {
     pub fn new(limits: Limits) -> Capacity {
+        let gate = (limits.concurrency > 0).then(|| {
+            let idle = SlotClock {
+                due: Instant::now(),
+                handed_over: false,
+            };
+            Gate {
+                permits: Semaphore::new(limits.concurrency),
+                clocks: Mutex::new(vec![idle; limits.concurrency]),
+            }
+        });
         Capacity {
             limits,
-            slots: (limits.concurrency > 0).then(|| Semaphore::new(limits.concurrency)),
+            gate,
             in_flight: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             rejected: AtomicU64::new(0),
@@ -53,24 +88,39 @@ impl Capacity {
         self.in_flight.fetch_add(1, Relaxed);
         let mut slot = Slot {
             capacity: self,
-            _permit: None,
+            start: Instant::now(),
+            permit: None,
         };
-        let Some(slots) = &self.slots else {
+        let Some(gate) = &self.gate else {
             return Ok(slot);
         };
-        if let Ok(permit) = slots.try_acquire() {
-            slot._permit = Some(permit);
-            return Ok(slot);
+        let permit = match gate.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.queued.fetch_add(1, Relaxed) >= self.limits.max_queue {
+                    self.queued.fetch_sub(1, Relaxed);
+                    self.rejected.fetch_add(1, Relaxed);
+                    return Err(Rejected);
+                }
+                let waiting = Waiting(&self.queued);
+                let permit = gate
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("the permits are never closed");
+                drop(waiting);
+                permit
+            }
+        };
+        let clock = gate.lock_clocks().pop().expect("one clock per permit");
+        let now = Instant::now();
+        if clock.handed_over {
+            let earliest = now.checked_sub(MAX_CATCH_UP).unwrap_or(now);
+            slot.start = clock.due.clamp(earliest, now);
+        } else {
+            slot.start = now;
         }
-        if self.queued.fetch_add(1, Relaxed) >= self.limits.max_queue {
-            self.queued.fetch_sub(1, Relaxed);
-            self.rejected.fetch_add(1, Relaxed);
-            return Err(Rejected);
-        }
-        let waiting = Waiting(&self.queued);
-        let permit = slots.acquire().await.expect("the slots are never closed");
-        drop(waiting);
-        slot._permit = Some(permit);
+        slot.permit = Some(permit);
         Ok(slot)
     }
 
@@ -88,24 +138,41 @@ impl Capacity {
     }
 }
 
+impl Gate {
+    fn lock_clocks(&self) -> MutexGuard<'_, Vec<SlotClock>> {
+        self.clocks
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
 /// A request in service; the slot frees when this drops.
 pub struct Slot<'a> {
     capacity: &'a Capacity,
-    _permit: Option<SemaphorePermit<'a>>,
+    /// When service started; with a hand-over, the previous holder's due time.
+    start: Instant,
+    permit: Option<SemaphorePermit<'a>>,
 }
 
 impl Slot<'_> {
-    /// Holds the slot for the work time, then frees it.
+    /// Holds the slot until the work time has passed since service started, then frees it.
     pub async fn work(self) {
         let work_time = self.capacity.limits.work_time;
         if !work_time.is_zero() {
-            tokio::time::sleep(work_time).await;
+            tokio::time::sleep_until(self.start + work_time).await;
         }
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
+        if let (Some(gate), Some(_)) = (&self.capacity.gate, &self.permit) {
+            // Back before the permit (a later field) is released, so the next holder finds it.
+            // A request cut short (client gone) is due now: its slot gives no catch-up.
+            let due = (self.start + self.capacity.limits.work_time).min(Instant::now());
+            let handed_over = self.capacity.queued() > 0;
+            gate.lock_clocks().push(SlotClock { due, handed_over });
+        }
         self.capacity.in_flight.fetch_sub(1, Relaxed);
     }
 }
@@ -168,6 +235,37 @@ mod tests {
         drop(abandoned);
         drop(serving);
         assert_eq!((capacity.in_flight(), capacity.queued()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_taken_over_slot_starts_at_the_previous_due_time() {
+        let work_time = Duration::from_millis(30);
+        let capacity = Capacity::new(Limits {
+            concurrency: 1,
+            work_time,
+            max_queue: 10,
+        });
+        let first = capacity.admit().await.unwrap();
+        let first_due = first.start + work_time;
+        let mut second = Box::pin(capacity.admit());
+        assert!(poll_once(second.as_mut()).await.is_none());
+        first.work().await;
+        assert!(
+            Instant::now() >= first_due,
+            "work lasts the whole work time"
+        );
+
+        let second = second.await.unwrap();
+        // On schedule, unless the wake-up was later than the catch-up allows.
+        assert!(second.start >= first_due);
+        assert!(second.start == first_due || second.start.elapsed() >= MAX_CATCH_UP);
+        drop(second);
+
+        // A slot that idled gives no catch-up to the next arrival.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let before = Instant::now();
+        let third = capacity.admit().await.unwrap();
+        assert!(third.start >= before);
     }
 
     /// Polls a future once and gives back its output if it was ready.

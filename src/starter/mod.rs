@@ -19,7 +19,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use hyper::StatusCode;
 
-pub use args::{Args, FlagError};
+pub use args::Args;
 
 /// Runs the service until SIGTERM or SIGINT, then drains and returns `Ok`.
 pub fn serve(args: Args) -> anyhow::Result<()> {

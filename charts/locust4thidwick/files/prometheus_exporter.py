@@ -1,0 +1,1 @@
+../../../k8s/dev/locust/prometheus_exporter.py

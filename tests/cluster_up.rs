@@ -1,0 +1,327 @@
+//! `thidctl up`, `status` and `down` end to end on the real test cluster (scripts/testbed):
+//! from nothing to forwards that answer, a clean second `up`, and a `down` that leaves nothing.
+//! Plus the two ways `up` must fail cleanly: an image that does not build and a rollout that
+//! never becomes ready. Requests go only to 127.0.0.1 (forwards, registry, API server).
+
+mod cluster_support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cluster_support::{cluster_or_skip, http_get, unique};
+use serde_json::Value;
+
+/// thidctl run from the project with the testbed's registry and base image, its state kept in
+/// `state_dir` so that tests never touch a user's state.
+fn thidctl(namespace: &str, state_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_thidctl"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("THIDCTL_NAMESPACE", namespace)
+        .env("THIDCTL_STATE_DIR", state_dir)
+        .env("THIDCTL_REGISTRY", cluster_support::REGISTRY)
+        .env("THIDCTL_BASE_IMAGE", cluster_support::DEBIAN)
+        .env("THIDCTL_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
+        .env_remove("THIDCTL_CONFIG")
+        .output()
+        .expect("thidctl runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn helm_releases(namespace: &str) -> Vec<Value> {
+    let output = Command::new("helm")
+        .args([
+            "list",
+            "--all",
+            "--namespace",
+            namespace,
+            "--output",
+            "json",
+        ])
+        .output();
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        // Helm 4 dropped --all; its default list already shows every state we care about.
+        _ => Command::new("helm")
+            .args([
+                "list",
+                "--deployed",
+                "--failed",
+                "--pending",
+                "--namespace",
+                namespace,
+                "--output",
+                "json",
+            ])
+            .output()
+            .expect("helm runs"),
+    };
+    serde_json::from_slice(&output.stdout).unwrap_or_default()
+}
+
+/// Brings the releases down even when an assertion failed half-way.
+struct Down<'a> {
+    namespace: &'a str,
+    state_dir: &'a Path,
+}
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = thidctl(
+            self.namespace,
+            self.state_dir,
+            &["down", "--delete-namespace"],
+        );
+    }
+}
+
+fn forward(report: &Value, name: &str) -> SocketAddr {
+    report["forwards"]
+        .as_array()
+        .and_then(|forwards| forwards.iter().find(|f| f["name"] == name))
+        .and_then(|f| f["local"].as_str())
+        .unwrap_or_else(|| panic!("no {name} forward in {report}"))
+        .parse()
+        .expect("a socket address")
+}
+
+fn forwarders_for(state_dir: &Path) -> usize {
+    let needle = state_dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains("forward-daemon") && cmdline.contains(&needle))
+        .count()
+}
+
+#[test]
+fn up_twice_then_down_leaves_nothing() {
+    if !cluster_or_skip() {
+        return;
+    }
+    let namespace = format!("thidctl-e2e-{}", unique());
+    let state = tempfile::tempdir().unwrap();
+    let _down = Down {
+        namespace: &namespace,
+        state_dir: state.path(),
+    };
+
+    let first = thidctl(
+        &namespace,
+        state.path(),
+        &["up", "--detach", "--output", "json"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let report: Value =
+        serde_json::from_slice(&first.stdout).expect("up --output json prints JSON");
+    assert_eq!(report["passed"], true);
+
+    let service = forward(&report, "thidwick");
+    assert_eq!(
+        http_get(service, "/hello").unwrap(),
+        (200, "Hello, my name is starter.".to_string())
+    );
+    let locust = forward(&report, "locust");
+    let (status, page) = http_get(locust, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("http://thidwick-thidwick-starter:8080"),
+        "the Locust UI is not aimed at the service"
+    );
+    let (status, stats) = http_get(locust, "/stats/requests").unwrap();
+    assert_eq!(status, 200);
+    serde_json::from_str::<Value>(&stats).expect("Locust answers /stats/requests with JSON");
+    assert!(
+        http_get(forward(&report, "prometheus"), "/-/ready")
+            .unwrap()
+            .0
+            == 200
+    );
+
+    let second = thidctl(
+        &namespace,
+        state.path(),
+        &["up", "--detach", "--output", "json"],
+    );
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let again: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(
+        http_get(forward(&again, "thidwick"), "/hello").unwrap().0,
+        200
+    );
+    assert_eq!(
+        forwarders_for(state.path()),
+        1,
+        "the second up must replace the first forwarder, not add one"
+    );
+    let releases = helm_releases(&namespace);
+    assert_eq!(releases.len(), 3, "{releases:?}");
+    assert!(
+        releases
+            .iter()
+            .all(|r| r["revision"] == "2" && r["status"] == "deployed"),
+        "{releases:?}"
+    );
+
+    let status = thidctl(&namespace, state.path(), &["status", "--output", "json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let health: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(health["healthy"], true, "{health}");
+
+    let down = thidctl(&namespace, state.path(), &["down", "--delete-namespace"]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(helm_releases(&namespace).is_empty());
+    assert_eq!(
+        forwarders_for(state.path()),
+        0,
+        "down must stop the forwarder"
+    );
+    assert!(
+        http_get(forward(&again, "thidwick"), "/hello").is_err(),
+        "the forward still answers after down"
+    );
+    assert_eq!(
+        std::fs::read_dir(state.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json"))
+            .count(),
+        0
+    );
+
+    let twice = thidctl(&namespace, state.path(), &["down"]);
+    assert_eq!(
+        twice.status.code(),
+        Some(0),
+        "down twice is fine: {}",
+        text(&twice)
+    );
+}
+
+/// A project holding only the stand-in service, with its Dockerfile replaced by `dockerfile`.
+fn starter_only_project(dockerfile: &str) -> (tempfile::TempDir, PathBuf) {
+    let project = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let build = project.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    std::fs::write(build.join("Dockerfile"), dockerfile).unwrap();
+    let config = project.path().join("thidctl.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "images:\n  - name: thidwick-starter\n    repository: thidctl-test/e2e-starter\n    dockerfile: build/Dockerfile\n    \
+             context: build\n    binary: thidwick-starter\n\
+             releases:\n  - name: thidwick\n    chart: {root}/charts/thidwick-starter\n    values: [{root}/k8s/dev/thidwick-starter/thidwick-starter-values-local.yaml]\n    \
+             image: {{name: thidwick-starter, values_key: image}}\n\
+             forwards: []\n",
+            root = root.display()
+        ),
+    )
+    .unwrap();
+    (project, config)
+}
+
+fn thidctl_with_config(namespace: &str, state_dir: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_thidctl"))
+        .args(args)
+        .env("THIDCTL_NAMESPACE", namespace)
+        .env("THIDCTL_STATE_DIR", state_dir)
+        .env("THIDCTL_REGISTRY", cluster_support::REGISTRY)
+        .env("THIDCTL_BASE_IMAGE", cluster_support::DEBIAN)
+        .env("THIDCTL_CONFIG", config)
+        .env_remove("THIDCTL_PROJECT_DIR")
+        .output()
+        .expect("thidctl runs")
+}
+
+#[test]
+fn a_failing_build_stops_up_before_anything_is_installed() {
+    if !cluster_or_skip() {
+        return;
+    }
+    let namespace = format!("thidctl-e2e-build-{}", unique());
+    let state = tempfile::tempdir().unwrap();
+    let (_project, config) =
+        starter_only_project("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo compiling && false\n");
+    let output = thidctl_with_config(&namespace, state.path(), &config, &["up"]);
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("✗ build image thidctl-test/e2e-starter"),
+        "{all}"
+    );
+    assert!(
+        all.contains("RUN echo compiling && false"),
+        "the failing instruction is named: {all}"
+    );
+    assert!(
+        all.contains("compiling"),
+        "its last output lines are shown: {all}"
+    );
+    assert!(
+        !all.contains("helm upgrade --install thidwick:"),
+        "nothing was installed: {all}"
+    );
+    assert!(helm_releases(&namespace).is_empty());
+}
+
+#[test]
+fn a_rollout_that_never_gets_ready_is_rolled_back() {
+    if !cluster_or_skip() {
+        return;
+    }
+    let namespace = format!("thidctl-e2e-crash-{}", unique());
+    let state = tempfile::tempdir().unwrap();
+    let _down = Down {
+        namespace: &namespace,
+        state_dir: state.path(),
+    };
+    let (_project, config) = starter_only_project(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
+         USER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\"]\n",
+    );
+    // The service refuses this address and exits: the pod crash-loops.
+    let output = thidctl_with_config(
+        &namespace,
+        state.path(),
+        &config,
+        &[
+            "up",
+            "--timeout",
+            "45s",
+            "--set",
+            "thidwick:listen=not-an-address",
+        ],
+    );
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    assert!(all.contains("✗ helm upgrade --install thidwick"), "{all}");
+    assert!(
+        all.contains("helm upgrade --install thidwick"),
+        "the helm command is shown: {all}"
+    );
+    assert!(
+        helm_releases(&namespace).is_empty(),
+        "the failed first install was rolled back"
+    );
+    let down = thidctl_with_config(
+        &namespace,
+        state.path(),
+        &config,
+        &["down", "--delete-namespace"],
+    );
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+}
