@@ -22,6 +22,8 @@ pub enum Command {
     Up(commands::up::UpArgs),
     /// Swarm a service with simulated users (Locust semantics) or at a fixed rate.
     Load(commands::load::LoadArgs),
+    /// Decide each "Verify:" of the runbook from data: Locust's aim and stats, the dashboard's panels.
+    Verify(commands::verify::VerifyArgs),
     /// Show releases, pods and forwards with their health.
     Status(commands::status::StatusArgs),
     /// Stop the forwards and uninstall every release `up` installed.
@@ -36,6 +38,7 @@ impl Command {
         match self {
             Command::Up(args) => commands::up::execute(args),
             Command::Load(args) => commands::load::execute(args),
+            Command::Verify(args) => commands::verify::execute(args),
             Command::Status(args) => commands::status::execute(args),
             Command::Down(args) => commands::down::execute(args),
             Command::ForwardDaemon(args) => commands::forward_daemon::execute(args),

@@ -524,6 +524,24 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_template_is_the_defaults() {
+        let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/thidctl.yaml");
+        let args = ConfigArgs {
+            config: Some(template.clone()),
+            ..Default::default()
+        };
+        let from_file = Config::load(&args).unwrap();
+        let defaults = Config::defaults(template.parent().unwrap().to_path_buf());
+        assert_eq!(from_file.images, defaults.images);
+        assert_eq!(from_file.releases, defaults.releases);
+        assert_eq!(from_file.forwards, defaults.forwards);
+        assert_eq!(
+            (from_file.namespace, from_file.tag, from_file.timeout),
+            (defaults.namespace, defaults.tag, defaults.timeout)
+        );
+    }
+
+    #[test]
     fn set_keeps_values_verbatim() {
         assert_eq!(
             parse_set("locust4thidwick:master.config.target-host=http://a:8080/x?y=1,2").unwrap(),

@@ -4,12 +4,16 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod helm;
+pub mod http;
 pub mod image;
 pub mod kube;
+pub mod locust;
+pub mod prom;
 pub mod report;
 pub mod runbook;
 pub mod starter;
 pub mod thresholds;
+pub mod verify;
 
 mod interrupt;
 mod metrics_endpoint;

@@ -1,5 +1,6 @@
 //! `thidctl load`: validate the options, run the swarm with a live view, then report, write the
-//! requested files and judge the thresholds.
+//! requested files and judge the thresholds. `--engine locust` has a running Locust swarm
+//! instead and reports, writes and judges its numbers the same way.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::cli::OutputFormat;
-use crate::report::{LoadReport, live::LiveView};
+use crate::locust::{self, LocustClient, LocustPlan};
+use crate::report::LoadReport;
+use crate::report::live::{LiveLine, LiveView};
 use crate::swarm::plan::{Model, SwarmPlan};
 use crate::swarm::scenario::Scenario;
 use crate::swarm::schedule::OpenSchedule;
@@ -18,8 +21,35 @@ use crate::thresholds::Thresholds;
 use crate::units::{Rate, WaitRange, parse_duration};
 use crate::{Outcome, interrupt, metrics_endpoint};
 
+/// Who makes the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Engine {
+    /// thidctl's own swarm, in this process.
+    #[default]
+    Native,
+    /// A running Locust (the in-cluster one that `thidctl up` forwards), driven through its web API.
+    Locust,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
+    /// Who makes the requests; with locust, --host re-aims Locust (otherwise it keeps its own).
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: Engine,
+    /// Locust's web UI, for --engine locust.
+    #[arg(long, value_name = "URL", env = "THIDCTL_LOCUST_URL")]
+    pub locust_url: Option<String>,
+    /// With --engine locust: the namespace whose `thidctl up --detach` forward to Locust to use.
+    #[arg(
+        long,
+        short = 'n',
+        env = "THIDCTL_NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
+    /// With --engine locust: the kube context of that `up` [default: the current one].
+    #[arg(long, env = "THIDCTL_CONTEXT")]
+    pub context: Option<String>,
     /// Base URL of the service under load, e.g. http://127.0.0.1:8080 (overrides the scenario's).
     #[arg(long, short = 'H', env = "THIDCTL_HOST")]
     pub host: Option<String>,
@@ -81,7 +111,6 @@ pub struct LoadArgs {
 }
 
 pub fn execute(args: LoadArgs) -> anyhow::Result<Outcome> {
-    let plan = plan_from(&args)?;
     let thresholds = thresholds_from(&args)?;
     if let Some(prefix) = &args.csv {
         check_writable_prefix(prefix)?;
@@ -90,7 +119,16 @@ pub fn execute(args: LoadArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(args, plan, thresholds))
+    match args.engine {
+        Engine::Native => {
+            let plan = plan_from(&args)?;
+            runtime.block_on(run(args, plan, thresholds))
+        }
+        Engine::Locust => {
+            let plan = locust_plan_from(&args, &thresholds)?;
+            runtime.block_on(run_locust(args, plan, thresholds))
+        }
+    }
 }
 
 async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow::Result<Outcome> {
@@ -107,7 +145,7 @@ async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow:
     let target_users = plan.users;
     let publish = server.is_some();
     let result = swarm::run(plan, interrupt, |collector, plan| {
-        live.update(collector, target_users);
+        live.update(&LiveLine::from_collector(collector, target_users));
         if publish {
             let state = exporter::running_state(collector.users(), target_users, false);
             let text = exporter::render(collector, plan, state);
@@ -122,6 +160,21 @@ async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow:
     }
 
     let report = LoadReport::from_swarm(&result);
+    finish(
+        &args,
+        report,
+        &thresholds,
+        result.end == EndReason::Interrupted,
+    )
+}
+
+/// Judges, prints and writes a finished run's report, whichever engine made it.
+fn finish(
+    args: &LoadArgs,
+    report: LoadReport,
+    thresholds: &Thresholds,
+    interrupted: bool,
+) -> anyhow::Result<Outcome> {
     let verdicts = thresholds.evaluate(&report.aggregated);
     let report = report.with_thresholds(verdicts);
     match args.output {
@@ -133,7 +186,7 @@ async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow:
             eprintln!("wrote {}", path.display());
         }
     }
-    Ok(if result.end == EndReason::Interrupted {
+    Ok(if interrupted {
         Outcome::Interrupted
     } else if report.passed {
         Outcome::Passed
@@ -142,8 +195,67 @@ async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow:
     })
 }
 
-/// Turns the options into a plan, refusing anything that cannot run before a request is sent.
-pub fn plan_from(args: &LoadArgs) -> anyhow::Result<SwarmPlan> {
+async fn run_locust(
+    args: LoadArgs,
+    plan: LocustPlan,
+    thresholds: Thresholds,
+) -> anyhow::Result<Outcome> {
+    // The forward a detached `up` opened (it may have moved off 8089), else the usual port.
+    let locust_url = args
+        .locust_url
+        .clone()
+        .or_else(|| {
+            crate::runbook::state::forwarded_url(args.context.as_deref(), &args.namespace, "locust")
+        })
+        .unwrap_or_else(|| "http://127.0.0.1:8089".to_string());
+    let client = LocustClient::new(&locust_url)?;
+    let interrupt = interrupt::install();
+    let mut live = LiveView::new(false);
+    let result = locust::run(&client, &plan, interrupt, |line| live.update(line)).await;
+    live.finish();
+    let run = result?;
+    finish(&args, run.report, &thresholds, run.interrupted)
+}
+
+/// Checks the options for a Locust run: those only thidctl's own swarm has are refused rather
+/// than silently ignored.
+pub fn locust_plan_from(args: &LoadArgs, thresholds: &Thresholds) -> anyhow::Result<LocustPlan> {
+    let native_only = [
+        ("--scenario", args.scenario.is_some()),
+        ("--path", args.path.is_some()),
+        ("--rate", args.rate.is_some()),
+        ("--wait", args.wait.is_some()),
+        ("--metrics-listen", args.metrics_listen.is_some()),
+        ("--threads", args.threads.is_some()),
+    ];
+    if let Some((option, _)) = native_only.iter().find(|(_, given)| *given) {
+        bail!(
+            "{option} does not apply with --engine locust: the locustfile decides what Locust's users do"
+        );
+    }
+    check_counts(args)?;
+    let mut required_percentiles = Vec::new();
+    if thresholds.max_p95.is_some() {
+        required_percentiles.push("95".to_string());
+    }
+    if thresholds.max_p99.is_some() {
+        required_percentiles.push("99".to_string());
+    }
+    Ok(LocustPlan {
+        users: args.users,
+        spawn_rate: args.spawn_rate.unwrap_or(1.0),
+        host: args.host.clone(),
+        run_time: args.run_time,
+        iterations: args.iterations,
+        // Locust clears its numbers when a swarm starts from idle but not when it re-scales a
+        // running one; clearing first makes both count only this run.
+        reset_first: true,
+        required_percentiles,
+    })
+}
+
+/// The checks on users, spawn rate, iterations and run time that both engines share.
+fn check_counts(args: &LoadArgs) -> anyhow::Result<()> {
     if args.users == 0 {
         bail!("--users 0 starts nobody; give at least 1");
     }
@@ -158,6 +270,12 @@ pub fn plan_from(args: &LoadArgs) -> anyhow::Result<SwarmPlan> {
     if args.run_time == Some(Duration::ZERO) {
         bail!("--run-time 0s runs nothing; give a duration such as 90s");
     }
+    Ok(())
+}
+
+/// Turns the options into a plan, refusing anything that cannot run before a request is sent.
+pub fn plan_from(args: &LoadArgs) -> anyhow::Result<SwarmPlan> {
+    check_counts(args)?;
     if args.timeout.is_zero() {
         bail!("--timeout 0s fails every request; give a duration such as 30s");
     }

@@ -5,3 +5,4 @@ pub mod forward_daemon;
 pub mod load;
 pub mod status;
 pub mod up;
+pub mod verify;

@@ -88,13 +88,13 @@ impl Docker {
             self.inner
                 .build_image(options, None, Some(bollard::body_full(packed.tar.into())));
 
-        // The stream is read to its end even after an error: the daemon only cleans up
-        // (forcerm) and closes once the client has taken everything.
+        // Read to the end even after an error: later lines may say more, and the call returns
+        // only once the daemon has finished (and removed the failed step's container).
         let mut log = BuildLog::default();
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => log.feed(&info).into_iter().for_each(&mut *on_event),
-                // Build errors mid-stream, and refusals before it (a Dockerfile parse error is a 400).
+                // Errors mid-stream, and refusals before it (a Dockerfile parse error is an HTTP error).
                 Err(EngineError::DockerStreamError { error }) => log.fail(error),
                 Err(EngineError::DockerResponseServerError { message, .. }) => log.fail(message),
                 Err(source) => {

@@ -37,11 +37,23 @@ impl std::fmt::Debug for Cluster {
 /// under a short timeout, so a stopped cluster is one clear line instead of a later hang.
 pub async fn connect(context: Option<&str>) -> Result<Cluster, KubeError> {
     let path = kubeconfig_path();
+    let kubeconfig = match Kubeconfig::read() {
+        Ok(kubeconfig) => kubeconfig,
+        Err(source) => return Err(KubeError::Kubeconfig { path, source }),
+    };
+    connect_with(kubeconfig, path, context).await
+}
+
+/// [`connect`] with the kubeconfig already read; `path` only names it in errors.
+async fn connect_with(
+    kubeconfig: Kubeconfig,
+    path: String,
+    context: Option<&str>,
+) -> Result<Cluster, KubeError> {
     let kubeconfig_error = |source: KubeconfigError| KubeError::Kubeconfig {
         path: path.clone(),
         source,
     };
-    let kubeconfig = Kubeconfig::read().map_err(kubeconfig_error)?;
     let resolved = match context {
         Some(name) => name.to_string(),
         None => kubeconfig
@@ -120,5 +132,54 @@ fn kubeconfig_path() -> String {
     match std::env::var("KUBECONFIG") {
         Ok(value) if !value.is_empty() => value,
         _ => "~/.kube/config".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kubeconfig for a server on a loopback port nothing listens on.
+    fn kubeconfig_for_closed_port() -> (Kubeconfig, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = format!("https://127.0.0.1:{port}");
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: kind-x\n\
+             clusters: [{{name: x, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: u, user: {{token: t}}}}]\n\
+             contexts: [{{name: kind-x, context: {{cluster: x, user: u, namespace: load}}}}]\n"
+        );
+        (Kubeconfig::from_yaml(&yaml).unwrap(), server)
+    }
+
+    #[tokio::test]
+    async fn stopped_cluster_is_one_line_with_the_fix() {
+        let (kubeconfig, server) = kubeconfig_for_closed_port();
+        let err = connect_with(kubeconfig, "/tmp/kc".into(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, KubeError::Unreachable { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no cluster at {server} (context kind-x, kubeconfig /tmp/kc): is it running? check `kubectl cluster-info`"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_context_lists_the_known_ones() {
+        let (kubeconfig, _) = kubeconfig_for_closed_port();
+        let err = connect_with(kubeconfig, "/tmp/kc".into(), Some("prod"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no context \"prod\" in kubeconfig /tmp/kc (known: kind-x); pick one from `kubectl config get-contexts`"
+        );
     }
 }

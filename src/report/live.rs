@@ -35,18 +35,14 @@ impl LiveView {
         }
     }
 
-    pub fn update(&mut self, collector: &Collector, target_users: u64) {
+    pub fn update(&mut self, line: &LiveLine) {
         match self {
             LiveView::Quiet => {}
-            LiveView::Spinner(bar) => bar.set_message(line(collector, target_users)),
+            LiveView::Spinner(bar) => bar.set_message(line.to_string()),
             LiveView::Plain { last } => {
                 if last.is_none_or(|at| at.elapsed() >= PLAIN_EVERY) {
                     *last = Some(Instant::now());
-                    eprintln!(
-                        "[{:>6.1}s] {}",
-                        collector.started.elapsed().as_secs_f64(),
-                        line(collector, target_users)
-                    );
+                    eprintln!("[{:>6.1}s] {line}", line.elapsed.as_secs_f64());
                 }
             }
         }
@@ -59,21 +55,53 @@ impl LiveView {
     }
 }
 
-fn line(collector: &Collector, target_users: u64) -> String {
-    let total = collector.aggregated();
-    let (rps, _) = collector.current_rates(None);
-    let window = collector.window_latency();
-    format!(
-        "users {}/{target_users} | {rps:.0} req/s | {} requests, {} failures ({:.2}%) | p50 {:.1} ms, p95 {:.1} ms",
-        collector.users(),
-        total.requests,
-        total.failures,
-        if total.requests == 0 {
+/// The figures the live view shows, from whichever engine runs.
+#[derive(Debug, Clone, Default)]
+pub struct LiveLine {
+    pub elapsed: Duration,
+    pub users: u64,
+    pub target_users: u64,
+    pub requests_per_s: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+impl LiveLine {
+    pub fn from_collector(collector: &Collector, target_users: u64) -> LiveLine {
+        let total = collector.aggregated();
+        let window = collector.window_latency();
+        LiveLine {
+            elapsed: collector.started.elapsed(),
+            users: collector.users(),
+            target_users,
+            requests_per_s: collector.current_rates(None).0,
+            requests: total.requests,
+            failures: total.failures,
+            p50_ms: quantile_ms(&window, 0.5),
+            p95_ms: quantile_ms(&window, 0.95),
+        }
+    }
+}
+
+impl std::fmt::Display for LiveLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let share = if self.requests == 0 {
             0.0
         } else {
-            total.failures as f64 * 100.0 / total.requests as f64
-        },
-        quantile_ms(&window, 0.5),
-        quantile_ms(&window, 0.95),
-    )
+            self.failures as f64 * 100.0 / self.requests as f64
+        };
+        write!(
+            f,
+            "users {}/{} | {:.0} req/s | {} requests, {} failures ({share:.2}%) | p50 {:.1} ms, p95 {:.1} ms",
+            self.users,
+            self.target_users,
+            self.requests_per_s,
+            self.requests,
+            self.failures,
+            self.p50_ms,
+            self.p95_ms
+        )
+    }
 }

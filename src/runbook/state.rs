@@ -122,6 +122,22 @@ pub fn resolve_context(config: &crate::config::Config) -> anyhow::Result<String>
     })
 }
 
+/// `http://127.0.0.1:PORT` of the forward named `name` that a detached `up` holds for this
+/// context and namespace, if one is recorded.
+pub fn forwarded_url(context: Option<&str>, namespace: &str, name: &str) -> Option<String> {
+    let context = match context {
+        Some(context) => context.to_string(),
+        None => ::kube::config::Kubeconfig::read().ok()?.current_context?,
+    };
+    let deploy = load(&path_for(&context, namespace)).ok()??;
+    let forward = deploy
+        .forwarder?
+        .forwards
+        .into_iter()
+        .find(|f| f.name == name)?;
+    Some(format!("http://{}", forward.local))
+}
+
 /// Stops the background forwarder recorded in the state file, if one runs: SIGTERM, then
 /// SIGKILL if it lingers. Returns its pid.
 pub fn stop_forwarder(path: &Path) -> anyhow::Result<Option<u32>> {
