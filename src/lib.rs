@@ -11,6 +11,7 @@ pub mod locust;
 pub mod prom;
 pub mod report;
 pub mod runbook;
+pub mod slam;
 pub mod starter;
 pub mod thresholds;
 pub mod verify;

@@ -3,29 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use clap::error::ErrorKind;
-
 fn main() -> ExitCode {
-    let cli = match thidctl::cli::Cli::try_parse() {
+    let cli = match thidctl::cli::parse_or_exit_code::<thidctl::cli::Cli>() {
         Ok(cli) => cli,
-        Err(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) =>
-        {
-            error.exit()
-        }
-        Err(error) => {
-            // clap's first line names the problem; the usage lines after it only repeat --help.
-            let rendered = error.to_string();
-            eprintln!(
-                "{}",
-                rendered.lines().next().unwrap_or("invalid command line")
-            );
-            return thidctl::Outcome::ToolFailed.exit_code();
-        }
+        Err(code) => return code,
     };
     match thidctl::run(cli) {
         Ok(outcome) => outcome.exit_code(),

@@ -5,25 +5,15 @@
 
 mod cluster_support;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cluster_support::{cluster_or_skip, http_get, unique};
+use cluster_support::{cluster_or_skip, forward_in, http_get, unique};
 use serde_json::Value;
 
-/// thidctl run from the project with the testbed's registry and base image, its state kept in
-/// `state_dir` so that tests never touch a user's state.
 fn thidctl(namespace: &str, state_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_thidctl"))
+    cluster_support::thidctl_command(namespace, state_dir)
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("THIDCTL_NAMESPACE", namespace)
-        .env("THIDCTL_STATE_DIR", state_dir)
-        .env("THIDCTL_REGISTRY", cluster_support::REGISTRY)
-        .env("THIDCTL_BASE_IMAGE", cluster_support::DEBIAN)
-        .env("THIDCTL_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
-        .env_remove("THIDCTL_CONFIG")
         .output()
         .expect("thidctl runs")
 }
@@ -83,16 +73,6 @@ impl Drop for Down<'_> {
     }
 }
 
-fn forward(report: &Value, name: &str) -> SocketAddr {
-    report["forwards"]
-        .as_array()
-        .and_then(|forwards| forwards.iter().find(|f| f["name"] == name))
-        .and_then(|f| f["local"].as_str())
-        .unwrap_or_else(|| panic!("no {name} forward in {report}"))
-        .parse()
-        .expect("a socket address")
-}
-
 fn forwarders_for(state_dir: &Path) -> usize {
     let needle = state_dir.display().to_string();
     std::fs::read_dir("/proc")
@@ -125,12 +105,12 @@ fn up_twice_then_down_leaves_nothing() {
         serde_json::from_slice(&first.stdout).expect("up --output json prints JSON");
     assert_eq!(report["passed"], true);
 
-    let service = forward(&report, "thidwick");
+    let service = forward_in(&report, "thidwick");
     assert_eq!(
         http_get(service, "/hello").unwrap(),
         (200, "Hello, my name is starter.".to_string())
     );
-    let locust = forward(&report, "locust");
+    let locust = forward_in(&report, "locust");
     let (status, page) = http_get(locust, "/").unwrap();
     assert_eq!(status, 200);
     assert!(
@@ -141,7 +121,7 @@ fn up_twice_then_down_leaves_nothing() {
     assert_eq!(status, 200);
     serde_json::from_str::<Value>(&stats).expect("Locust answers /stats/requests with JSON");
     assert!(
-        http_get(forward(&report, "prometheus"), "/-/ready")
+        http_get(forward_in(&report, "prometheus"), "/-/ready")
             .unwrap()
             .0
             == 200
@@ -155,7 +135,9 @@ fn up_twice_then_down_leaves_nothing() {
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let again: Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_eq!(
-        http_get(forward(&again, "thidwick"), "/hello").unwrap().0,
+        http_get(forward_in(&again, "thidwick"), "/hello")
+            .unwrap()
+            .0,
         200
     );
     assert_eq!(
@@ -186,7 +168,7 @@ fn up_twice_then_down_leaves_nothing() {
         "down must stop the forwarder"
     );
     assert!(
-        http_get(forward(&again, "thidwick"), "/hello").is_err(),
+        http_get(forward_in(&again, "thidwick"), "/hello").is_err(),
         "the forward still answers after down"
     );
     assert_eq!(

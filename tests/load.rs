@@ -586,3 +586,45 @@ fn metrics_endpoint_serves_locust_series_while_running() {
         "thidctl_request_duration_seconds_bucket{method=\"GET\",name=\"/hello\",le=\"+Inf\"}"
     ));
 }
+
+#[test]
+fn html_report_is_written_with_its_charts() {
+    let starter = Starter::spawn(&[]);
+    let directory = tempfile::tempdir().unwrap();
+    let page = directory.path().join("load.html");
+    let output = load(&[
+        "--host",
+        &starter.url(),
+        "--path",
+        "/hello",
+        "--users",
+        "3",
+        "--run-time",
+        "2500ms",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for chart in ["users", "rps", "latency"] {
+        assert!(
+            html.contains(&format!("data-chart=\"{chart}\"")),
+            "no {chart} chart"
+        );
+    }
+    assert!(html.contains("/hello"));
+    let refused = load(&[
+        "--host",
+        &starter.url(),
+        "--iterations",
+        "1",
+        "--html",
+        "/nonexistent/dir/x.html",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+}

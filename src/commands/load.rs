@@ -31,7 +31,7 @@ pub enum Engine {
     Locust,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct LoadArgs {
     /// Who makes the requests; with locust, --host re-aims Locust (otherwise it keeps its own).
     #[arg(long, value_enum, default_value_t)]
@@ -93,6 +93,9 @@ pub struct LoadArgs {
     /// Also write Locust-compatible PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
+    /// Also write a self-contained HTML report with charts over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Serve Locust-exporter metrics for Prometheus at http://ADDR/metrics while running.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
@@ -113,7 +116,10 @@ pub struct LoadArgs {
 pub fn execute(args: LoadArgs) -> anyhow::Result<Outcome> {
     let thresholds = thresholds_from(&args)?;
     if let Some(prefix) = &args.csv {
-        check_writable_prefix(prefix)?;
+        check_output_directory("--csv", prefix)?;
+    }
+    if let Some(path) = &args.html {
+        check_output_directory("--html", path)?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -186,6 +192,10 @@ fn finish(
             eprintln!("wrote {}", path.display());
         }
     }
+    if let Some(path) = &args.html {
+        crate::report::html::write(path, &crate::report::html::render_load(&report))?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(if interrupted {
         Outcome::Interrupted
     } else if report.passed {
@@ -200,21 +210,24 @@ async fn run_locust(
     plan: LocustPlan,
     thresholds: Thresholds,
 ) -> anyhow::Result<Outcome> {
-    // The forward a detached `up` opened (it may have moved off 8089), else the usual port.
-    let locust_url = args
-        .locust_url
-        .clone()
-        .or_else(|| {
-            crate::runbook::state::forwarded_url(args.context.as_deref(), &args.namespace, "locust")
-        })
-        .unwrap_or_else(|| "http://127.0.0.1:8089".to_string());
-    let client = LocustClient::new(&locust_url)?;
+    let client = LocustClient::new(&locust_url(&args))?;
     let interrupt = interrupt::install();
     let mut live = LiveView::new(false);
     let result = locust::run(&client, &plan, interrupt, |line| live.update(line)).await;
     live.finish();
     let run = result?;
     finish(&args, run.report, &thresholds, run.interrupted)
+}
+
+/// Where Locust answers: `--locust-url`, else the forward a detached `up` opened (it may have
+/// moved off 8089), else the usual port.
+pub fn locust_url(args: &LoadArgs) -> String {
+    args.locust_url
+        .clone()
+        .or_else(|| {
+            crate::runbook::state::forwarded_url(args.context.as_deref(), &args.namespace, "locust")
+        })
+        .unwrap_or_else(|| "http://127.0.0.1:8089".to_string())
 }
 
 /// Checks the options for a Locust run: those only thidctl's own swarm has are refused rather
@@ -345,15 +358,16 @@ fn thresholds_from(args: &LoadArgs) -> anyhow::Result<Thresholds> {
     })
 }
 
-fn check_writable_prefix(prefix: &std::path::Path) -> anyhow::Result<()> {
-    let directory = match prefix.parent() {
+/// Refuses an output path whose directory does not exist, before any load is sent.
+pub fn check_output_directory(option: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
     if !directory.is_dir() {
         bail!(
-            "--csv {}: directory {} does not exist; create it or choose another prefix",
-            prefix.display(),
+            "{option} {}: directory {} does not exist; create it or choose another path",
+            path.display(),
             directory.display()
         );
     }

@@ -3,6 +3,7 @@
 pub mod down;
 pub mod forward_daemon;
 pub mod load;
+pub mod slam;
 pub mod status;
 pub mod up;
 pub mod verify;

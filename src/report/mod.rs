@@ -2,6 +2,7 @@
 //! and the live view while it runs. Built from measurements; never measures anything itself.
 
 pub mod csv;
+pub mod html;
 pub mod live;
 pub mod load;
 pub mod text;

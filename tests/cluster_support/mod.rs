@@ -201,3 +201,32 @@ fn dechunk(body: &str) -> String {
     }
     out
 }
+
+/// thidctl run from the project against the testbed: its registry and Debian base, state kept
+/// in `state_dir` so that tests never touch a user's state, nothing inherited from the caller's
+/// THIDCTL_* settings.
+pub fn thidctl_command(namespace: &str, state_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_thidctl"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("THIDCTL_NAMESPACE", namespace)
+        .env("THIDCTL_STATE_DIR", state_dir)
+        .env("THIDCTL_REGISTRY", REGISTRY)
+        .env("THIDCTL_BASE_IMAGE", DEBIAN)
+        .env("THIDCTL_PROJECT_DIR", env!("CARGO_MANIFEST_DIR"))
+        .env_remove("THIDCTL_CONFIG")
+        .env_remove("THIDCTL_PROMETHEUS_URL")
+        .env_remove("THIDCTL_LOCUST_URL");
+    command
+}
+
+/// The 127.0.0.1 address of forward `name` in the JSON that `thidctl up --output json` printed.
+pub fn forward_in(report: &serde_json::Value, name: &str) -> SocketAddr {
+    report["forwards"]
+        .as_array()
+        .and_then(|forwards| forwards.iter().find(|f| f["name"] == name))
+        .and_then(|f| f["local"].as_str())
+        .unwrap_or_else(|| panic!("no {name} forward in {report}"))
+        .parse()
+        .expect("a socket address")
+}
