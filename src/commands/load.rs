@@ -31,15 +31,13 @@ pub enum Engine {
     Locust,
 }
 
-#[derive(Debug, Default, clap::Args)]
-pub struct LoadArgs {
-    /// Who makes the requests; with locust, --host re-aims Locust (otherwise it keeps its own).
-    #[arg(long, value_enum, default_value_t)]
-    pub engine: Engine,
-    /// Locust's web UI, for --engine locust.
+/// Where the in-cluster Locust answers, for the locust engine.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LocustLocation {
+    /// Locust's web UI [default: the forward of a detached `up`, else http://127.0.0.1:8089].
     #[arg(long, value_name = "URL", env = "THIDCTL_LOCUST_URL")]
     pub locust_url: Option<String>,
-    /// With --engine locust: the namespace whose `thidctl up --detach` forward to Locust to use.
+    /// The namespace whose `thidctl up --detach` forward to Locust to use.
     #[arg(
         long,
         short = 'n',
@@ -47,9 +45,35 @@ pub struct LoadArgs {
         default_value = "default"
     )]
     pub namespace: String,
-    /// With --engine locust: the kube context of that `up` [default: the current one].
+    /// The kube context of that `up` [default: the current one].
     #[arg(long, env = "THIDCTL_CONTEXT")]
     pub context: Option<String>,
+}
+
+impl LocustLocation {
+    /// `--locust-url`, else the forward a detached `up` opened (it may have moved off 8089),
+    /// else the usual port.
+    pub fn url(&self) -> String {
+        self.locust_url
+            .clone()
+            .or_else(|| {
+                crate::runbook::state::forwarded_url(
+                    self.context.as_deref(),
+                    &self.namespace,
+                    "locust",
+                )
+            })
+            .unwrap_or_else(|| "http://127.0.0.1:8089".to_string())
+    }
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct LoadArgs {
+    /// Who makes the requests; with locust, --host re-aims Locust (otherwise it keeps its own).
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: Engine,
+    #[command(flatten)]
+    pub locust: LocustLocation,
     /// Base URL of the service under load, e.g. http://127.0.0.1:8080 (overrides the scenario's).
     #[arg(long, short = 'H', env = "THIDCTL_HOST")]
     pub host: Option<String>,
@@ -210,24 +234,13 @@ async fn run_locust(
     plan: LocustPlan,
     thresholds: Thresholds,
 ) -> anyhow::Result<Outcome> {
-    let client = LocustClient::new(&locust_url(&args))?;
+    let client = LocustClient::new(&args.locust.url())?;
     let interrupt = interrupt::install();
     let mut live = LiveView::new(false);
     let result = locust::run(&client, &plan, interrupt, |line| live.update(line)).await;
     live.finish();
     let run = result?;
     finish(&args, run.report, &thresholds, run.interrupted)
-}
-
-/// Where Locust answers: `--locust-url`, else the forward a detached `up` opened (it may have
-/// moved off 8089), else the usual port.
-pub fn locust_url(args: &LoadArgs) -> String {
-    args.locust_url
-        .clone()
-        .or_else(|| {
-            crate::runbook::state::forwarded_url(args.context.as_deref(), &args.namespace, "locust")
-        })
-        .unwrap_or_else(|| "http://127.0.0.1:8089".to_string())
 }
 
 /// Checks the options for a Locust run: those only thidctl's own swarm has are refused rather

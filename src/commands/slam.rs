@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::load::{Engine, LoadArgs, locust_plan_from, locust_url, plan_from};
+use super::load::{Engine, LoadArgs, LocustLocation, locust_plan_from, plan_from};
 use crate::Outcome;
 use crate::cli::OutputFormat;
 use crate::locust::LocustClient;
@@ -67,17 +67,8 @@ pub struct SlamArgs {
     /// Worker threads (native engine).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Locust's web UI (locust engine) [default: the forward of a detached `up`, else 127.0.0.1:8089].
-    #[arg(long, env = "THIDCTL_LOCUST_URL")]
-    pub locust_url: Option<String>,
-    /// Namespace of the `up` whose Locust forward to use (locust engine).
-    #[arg(
-        long,
-        short = 'n',
-        env = "THIDCTL_NAMESPACE",
-        default_value = "default"
-    )]
-    pub namespace: String,
+    #[command(flatten)]
+    pub locust: LocustLocation,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
     /// Also write a self-contained HTML report: the steps with the knee marked, charts over time.
@@ -91,8 +82,7 @@ impl SlamArgs {
     fn step(&self, users: u64) -> LoadArgs {
         LoadArgs {
             engine: self.engine,
-            locust_url: self.locust_url.clone(),
-            namespace: self.namespace.clone(),
+            locust: self.locust.clone(),
             host: self.host.clone(),
             users,
             spawn_rate: Some(self.spawn_rate.unwrap_or(users as f64)),
@@ -158,7 +148,7 @@ pub fn execute(args: SlamArgs) -> anyhow::Result<Outcome> {
 async fn run(args: SlamArgs, steps: Vec<u64>, objective: Objective) -> anyhow::Result<Outcome> {
     let interrupt = interrupt::install();
     let locust = match args.engine {
-        Engine::Locust => Some(LocustClient::new(&locust_url(&args.step(1)))?),
+        Engine::Locust => Some(LocustClient::new(&args.locust.url())?),
         Engine::Native => None,
     };
     let quiet = args.output == OutputFormat::Json;
