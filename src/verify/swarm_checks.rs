@@ -117,11 +117,21 @@ where
     Fut: std::future::Future<Output = anyhow::Result<(u64, u64, u64)>>,
 {
     let started = Instant::now();
+    // A swarm started a moment ago (the CI stage starts `load` and `verify` together) has no
+    // users yet; give it up to one window to get going before the readings count.
+    while started.elapsed() < window {
+        match read().await {
+            Ok((_, _, users)) if users > 0 => break,
+            Ok(_) => tokio::time::sleep(every.min(Duration::from_secs(2))).await,
+            Err(_) => break,
+        }
+    }
+    let sampling = Instant::now();
     let mut readings = Vec::new();
     loop {
         match read().await {
             Ok((requests, failures, users)) => readings.push(Reading {
-                at_s: started.elapsed().as_secs_f64(),
+                at_s: sampling.elapsed().as_secs_f64(),
                 requests,
                 failures,
                 users,
@@ -135,7 +145,7 @@ where
                 .timed(started.elapsed());
             }
         }
-        if started.elapsed() + every > window {
+        if sampling.elapsed() + every > window {
             break;
         }
         tokio::time::sleep(every).await;
@@ -196,6 +206,31 @@ mod tests {
         // Failures before the window do not count against it.
         let old = [reading(0.0, 100, 5), reading(10.0, 200, 5)];
         assert_eq!(judge_growth(&old, 0.0).status, CheckStatus::Pass);
+    }
+
+    #[test]
+    fn sampling_waits_for_a_swarm_that_is_still_starting() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut calls = 0u64;
+        let check = runtime.block_on(sample_growth(
+            Duration::from_millis(300),
+            Duration::from_millis(50),
+            0.0,
+            || {
+                calls += 1;
+                // Two readings of an idle Locust, then a swarm whose requests grow.
+                let reading = if calls <= 2 {
+                    (0, 0, 0)
+                } else {
+                    (calls * 10, 0, 50)
+                };
+                async move { Ok(reading) }
+            },
+        ));
+        assert_eq!(check.status, CheckStatus::Pass, "{check:?}");
     }
 
     #[test]
