@@ -34,6 +34,9 @@ pub enum Command {
     /// Holds the forwards of a detached `up` (started by `up --detach`).
     #[command(hide = true)]
     ForwardDaemon(commands::forward_daemon::ForwardDaemonArgs),
+    /// Runs one share of an in-cluster swarm and prints its numbers for a coordinator to merge.
+    #[command(hide = true)]
+    Worker(commands::worker::WorkerArgs),
 }
 
 impl Command {
@@ -46,6 +49,7 @@ impl Command {
             Command::Status(args) => commands::status::execute(args),
             Command::Down(args) => commands::down::execute(args),
             Command::ForwardDaemon(args) => commands::forward_daemon::execute(args),
+            Command::Worker(args) => commands::worker::execute(args),
         }
     }
 }

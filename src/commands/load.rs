@@ -162,33 +162,16 @@ pub fn execute(args: LoadArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow::Result<Outcome> {
-    let exposition = metrics_endpoint::Exposition::default();
-    let server = match args.metrics_listen {
-        Some(address) => Some(metrics_endpoint::serve(
-            metrics_endpoint::bind(address).await?,
-            exposition.clone(),
-        )),
-        None => None,
-    };
-    let interrupt = interrupt::install();
     let mut live = LiveView::new(false);
-    let target_users = plan.users;
-    let publish = server.is_some();
-    let result = swarm::run(plan, interrupt, |collector, plan| {
-        live.update(&LiveLine::from_collector(collector, target_users));
-        if publish {
-            let state = exporter::running_state(collector.users(), target_users, false);
-            let text = exporter::render(collector, plan, state);
-            *exposition.lock().expect("exposition lock") = text;
-        }
-    })
-    .await
-    .context("cannot start the swarm's worker threads")?;
+    let result = run_swarm(
+        plan,
+        args.metrics_listen,
+        interrupt::install(),
+        &mut live,
+        |_, _| {},
+    )
+    .await?;
     live.finish();
-    if let Some(server) = server {
-        server.abort();
-    }
-
     let report = LoadReport::from_swarm(&result);
     finish(
         &args,
@@ -196,6 +179,40 @@ async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow:
         &thresholds,
         result.end == EndReason::Interrupted,
     )
+}
+
+/// Runs a native swarm with its live view and, when asked, the Prometheus endpoint that
+/// serves the Locust exporter's series while it runs; `also` sees every tick too.
+pub async fn run_swarm(
+    plan: SwarmPlan,
+    metrics_listen: Option<std::net::SocketAddr>,
+    interrupt: tokio::sync::watch::Receiver<bool>,
+    live: &mut LiveView,
+    mut also: impl FnMut(&swarm::Collector, &SwarmPlan),
+) -> anyhow::Result<swarm::SwarmResult> {
+    let exposition = metrics_endpoint::Exposition::default();
+    let server = match metrics_listen {
+        Some(address) => Some(metrics_endpoint::serve(
+            metrics_endpoint::bind(address).await?,
+            exposition.clone(),
+        )),
+        None => None,
+    };
+    let target_users = plan.users;
+    let result = swarm::run(plan, interrupt, |collector, plan| {
+        live.update(&LiveLine::from_collector(collector, target_users));
+        if server.is_some() {
+            let state = exporter::running_state(collector.users(), target_users, false);
+            *exposition.lock().expect("exposition lock") = exporter::render(collector, plan, state);
+        }
+        also(collector, plan);
+    })
+    .await
+    .context("cannot start the swarm's worker threads");
+    if let Some(server) = server {
+        server.abort();
+    }
+    result
 }
 
 /// Judges, prints and writes a finished run's report, whichever engine made it.

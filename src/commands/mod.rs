@@ -7,3 +7,4 @@ pub mod slam;
 pub mod status;
 pub mod up;
 pub mod verify;
+pub mod worker;

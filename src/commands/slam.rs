@@ -11,7 +11,7 @@ use crate::Outcome;
 use crate::cli::OutputFormat;
 use crate::locust::LocustClient;
 use crate::report::LoadReport;
-use crate::report::live::{LiveLine, LiveView};
+use crate::report::live::LiveView;
 use crate::slam::objective::parse_steps;
 use crate::slam::run::{StepRun, slam};
 use crate::slam::{Objective, SlamReport, SlamStep};
@@ -182,11 +182,9 @@ async fn run(args: SlamArgs, steps: Vec<u64>, objective: Objective) -> anyhow::R
                     }
                     None => {
                         let plan = plan_from(&step)?;
-                        let result = swarm::run(plan, interrupt, |collector, plan| {
-                            live.update(&LiveLine::from_collector(collector, plan.users))
-                        })
-                        .await
-                        .context("cannot start the swarm's worker threads")?;
+                        let result =
+                            super::load::run_swarm(plan, None, interrupt, &mut live, |_, _| {})
+                                .await?;
                         StepRun {
                             interrupted: result.end == swarm::EndReason::Interrupted,
                             report: LoadReport::from_swarm(&result),

@@ -5,7 +5,9 @@ use std::io;
 
 /// The cause of a failed request. Causes are few and stable so that the failures table groups
 /// them; anything unforeseen keeps its message in `Other`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum FailureCause {
     /// The response came back with a status the request does not accept.
     Status(u16),

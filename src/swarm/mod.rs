@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod stats;
 pub mod target;
 mod user;
+pub mod wire;
 mod worker;
 
 use std::sync::Arc;

@@ -88,6 +88,36 @@ impl RequestStats {
         self.max_us = self.max_us.max(other.max_us);
     }
 
+    /// The exact counters a histogram cannot give back, for shipping stats to another process.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            requests: self.requests,
+            failures: self.failures,
+            content_bytes: self.content_bytes,
+            latency_sum_us: self.latency_sum_us,
+            min_us: self.min_us,
+            max_us: self.max_us,
+        }
+    }
+
+    /// Stats another process recorded, rebuilt from its histograms and exact counters.
+    pub fn from_parts(
+        latency: Histogram<u64>,
+        service_time: Option<Histogram<u64>>,
+        totals: Totals,
+    ) -> Self {
+        RequestStats {
+            latency,
+            service_time,
+            requests: totals.requests,
+            failures: totals.failures,
+            content_bytes: totals.content_bytes,
+            latency_sum_us: totals.latency_sum_us,
+            min_us: totals.min_us,
+            max_us: totals.max_us,
+        }
+    }
+
     /// Exact mean of the recorded latencies, in milliseconds.
     pub fn average_ms(&self) -> f64 {
         if self.requests == 0 {
@@ -122,6 +152,17 @@ impl RequestStats {
             self.content_bytes as f64 / self.requests as f64
         }
     }
+}
+
+/// A `RequestStats`' exact counters; `min_us` is `u64::MAX` while nothing was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub requests: u64,
+    pub failures: u64,
+    pub content_bytes: u64,
+    pub latency_sum_us: u64,
+    pub min_us: u64,
+    pub max_us: u64,
 }
 
 /// A histogram's value at `quantile`, in milliseconds. The exact maximum for 1.0, since HDR
