@@ -131,7 +131,10 @@ fn over_capacity_requests_queue_and_the_histogram_shows_it() {
     // starts — a sum near 0.5 s, less the few ms between the sends and the at most 5 ms a
     // hand-over may catch up. Unqueued they would sum to 0.2 s.
     let sum = hello_duration(&text, "sum");
-    assert!(sum >= 0.4, "duration sum {sum} s is below 0.4 s: no queueing:\n{text}");
+    assert!(
+        sum >= 0.4,
+        "duration sum {sum} s is below 0.4 s: no queueing:\n{text}"
+    );
     assert_eq!(
         prometheus_value(&text, "thidwick_capacity_concurrency"),
         Some(1.0)
