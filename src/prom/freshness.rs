@@ -25,9 +25,12 @@ pub enum Freshness {
     /// Series, but every value NaN (e.g. a quantile over a window without requests).
     AllNaN,
     /// Values, but the newest raw sample is older than two scrape intervals (or, at
-    /// [`NOT_SEEN_WITHIN`], none was found at all).
+    /// [`NOT_SEEN_WITHIN`], none was found at all), or Prometheus has marked every series the
+    /// query reads as ended (`ended`): a range function keeps answering from older samples for
+    /// its whole window after the target went away, so that answer is history, not fresh data.
     Stale {
         newest_age: Duration,
+        ended: bool,
     },
     /// Prometheus answered with warnings, so the data may be partial: cannot decide.
     Warnings(Vec<String>),
@@ -38,19 +41,49 @@ pub struct TargetEvidence {
     /// The query as sent (substituted).
     pub query: String,
     pub result: QueryResult,
-    /// Per vector selector in the query, the unix time of its newest raw sample, `None` when
-    /// Prometheus has none within [`NOT_SEEN_WITHIN`].
-    pub newest_samples: Vec<(String, Option<f64>)>,
+    /// What Prometheus holds for each vector selector in the query.
+    pub series: Vec<SeriesSeen>,
+}
+
+/// The newest raw sample of one vector selector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSeen {
+    pub selector: String,
+    /// Unix time of the newest raw sample; `None` when Prometheus has none within
+    /// [`NOT_SEEN_WITHIN`].
+    pub newest: Option<f64>,
+    /// An instant selector finds nothing although samples exist: Prometheus wrote staleness
+    /// markers, because the target stopped answering or left service discovery.
+    pub ended: bool,
+}
+
+impl SeriesSeen {
+    pub fn live(selector: impl Into<String>, newest: Option<f64>) -> Self {
+        SeriesSeen {
+            selector: selector.into(),
+            newest,
+            ended: false,
+        }
+    }
+
+    pub fn ended(selector: impl Into<String>, newest: f64) -> Self {
+        SeriesSeen {
+            selector: selector.into(),
+            newest: Some(newest),
+            ended: true,
+        }
+    }
 }
 
 impl TargetEvidence {
     /// The newest raw sample over all selectors.
     pub fn newest_sample(&self) -> Option<f64> {
-        self.newest_samples
-            .iter()
-            .filter_map(|(_, at)| *at)
-            .filter(|at| at.is_finite())
-            .reduce(f64::max)
+        newest(self.series.iter())
+    }
+
+    /// The newest raw sample over the selectors whose series Prometheus still serves.
+    fn newest_live_sample(&self) -> Option<f64> {
+        newest(self.series.iter().filter(|seen| !seen.ended))
     }
 
     /// Prometheus's own "now" for this evidence: an instant query's samples carry the
@@ -58,6 +91,13 @@ impl TargetEvidence {
     pub fn evaluated_at(&self) -> Option<f64> {
         self.result.samples.first().map(|sample| sample.timestamp)
     }
+}
+
+fn newest<'a>(series: impl Iterator<Item = &'a SeriesSeen>) -> Option<f64> {
+    series
+        .filter_map(|seen| seen.newest)
+        .filter(|at| at.is_finite())
+        .reduce(f64::max)
 }
 
 /// The verdict on one target. Pure: `now_unix` and the scrape interval come from the caller.
@@ -69,9 +109,10 @@ pub fn judge(evidence: &TargetEvidence, scrape_interval: Duration, now_unix: f64
         // Prometheus hides a series as soon as its target stops answering; if the series was
         // there until a while ago, "stale" says more than "empty".
         return match evidence.newest_sample().map(|newest| age(newest, now_unix)) {
-            Some(newest_age) if newest_age >= scrape_interval * 2 => {
-                Freshness::Stale { newest_age }
-            }
+            Some(newest_age) if newest_age >= scrape_interval * 2 => Freshness::Stale {
+                newest_age,
+                ended: evidence.newest_live_sample().is_none(),
+            },
             _ => Freshness::Empty,
         };
     }
@@ -85,22 +126,33 @@ pub fn judge(evidence: &TargetEvidence, scrape_interval: Duration, now_unix: f64
         return Freshness::AllNaN;
     };
     // An expression without selectors (`vector(1)`) reads no series: there is nothing to age.
-    if evidence.newest_samples.is_empty() {
+    if evidence.series.is_empty() {
         return Freshness::Fresh {
             newest_age: Duration::ZERO,
             value,
         };
     }
-    let Some(newest) = evidence.newest_sample() else {
-        return Freshness::Stale {
-            newest_age: NOT_SEEN_WITHIN,
+    let Some(newest) = evidence.newest_live_sample() else {
+        // Every series either never existed or has been marked ended.
+        return match evidence.newest_sample() {
+            Some(ended_at) => Freshness::Stale {
+                newest_age: age(ended_at, now_unix),
+                ended: true,
+            },
+            None => Freshness::Stale {
+                newest_age: NOT_SEEN_WITHIN,
+                ended: false,
+            },
         };
     };
     let newest_age = age(newest, now_unix);
     if newest_age < scrape_interval * 2 {
         Freshness::Fresh { newest_age, value }
     } else {
-        Freshness::Stale { newest_age }
+        Freshness::Stale {
+            newest_age,
+            ended: false,
+        }
     }
 }
 
@@ -115,25 +167,25 @@ pub async fn probe_target(
     query: &str,
 ) -> Result<TargetEvidence, PromError> {
     let mut result = prometheus.instant_query(query).await?;
-    let mut newest_samples = Vec::new();
+    let mut series = Vec::new();
     for selector in vector_selectors(query) {
-        let newest = match newest_sample(prometheus, &selector, &mut result.warnings).await {
-            Ok(newest) => newest,
+        let seen = match newest_sample(prometheus, &selector, &mut result.warnings).await {
+            Ok(seen) => seen,
             Err(error @ PromError::Rejected { .. }) => {
                 // The main query was fine, so this is thidctl's rewrite: say so, do not guess.
                 result.warnings.push(format!(
                     "thidctl could not age the series {selector}: {error}"
                 ));
-                None
+                SeriesSeen::live(selector, None)
             }
             Err(error) => return Err(error),
         };
-        newest_samples.push((selector, newest));
+        series.push(seen);
     }
     Ok(TargetEvidence {
         query: query.to_owned(),
         result,
-        newest_samples,
+        series,
     })
 }
 
@@ -141,14 +193,14 @@ async fn newest_sample(
     prometheus: &Prometheus,
     selector: &str,
     warnings: &mut Vec<String>,
-) -> Result<Option<f64>, PromError> {
+) -> Result<SeriesSeen, PromError> {
     // `timestamp()` gives the raw sample's time, not the evaluation time.
     let direct = prometheus
         .instant_query(&format!("max(timestamp({selector}))"))
         .await?;
     warnings.extend(direct.warnings.iter().cloned());
     if let Some(at) = first_number(&direct) {
-        return Ok(Some(at));
+        return Ok(SeriesSeen::live(selector, Some(at)));
     }
     // Nothing: the series may be gone, or marked stale when its target stopped answering (an
     // instant selector then returns nothing at once). A subquery still sees the older samples,
@@ -161,7 +213,10 @@ async fn newest_sample(
         ))
         .await?;
     warnings.extend(fallback.warnings.iter().cloned());
-    Ok(first_number(&fallback))
+    Ok(match first_number(&fallback) {
+        Some(at) => SeriesSeen::ended(selector, at),
+        None => SeriesSeen::live(selector, None),
+    })
 }
 
 fn first_number(result: &QueryResult) -> Option<f64> {
@@ -229,8 +284,8 @@ mod tests {
         let evidence = TargetEvidence {
             query: "sum by (route, status) (rate(thidwick_http_requests_total[80s]))".into(),
             result,
-            newest_samples: vec![(
-                "thidwick_http_requests_total".into(),
+            series: vec![SeriesSeen::live(
+                "thidwick_http_requests_total",
                 newest_behind_now.map(|behind| now - behind),
             )],
         };
@@ -243,7 +298,10 @@ mod tests {
         let (evidence, now) = recorded("query-vector.json", None);
         let newest = fixture("query-newest-sample.json").samples[0].value;
         let evidence = TargetEvidence {
-            newest_samples: vec![("thidwick_http_requests_total".into(), Some(newest))],
+            series: vec![SeriesSeen::live(
+                "thidwick_http_requests_total",
+                Some(newest),
+            )],
             ..evidence
         };
         match judge(&evidence, Duration::from_secs(1), now) {
@@ -265,13 +323,14 @@ mod tests {
     fn empty_after_the_series_ended_is_stale() {
         let (evidence, now) = recorded("query-empty.json", None);
         let evidence = TargetEvidence {
-            newest_samples: vec![("x".into(), Some(now - 30.0))],
+            series: vec![SeriesSeen::ended("x", now - 30.0)],
             ..evidence
         };
         assert_eq!(
             judge(&evidence, Duration::from_secs(1), now),
             Freshness::Stale {
-                newest_age: Duration::from_secs(30)
+                newest_age: Duration::from_secs(30),
+                ended: true
             }
         );
         // Series that are fresh but a query that selects nothing from them: empty, not stale.
@@ -291,7 +350,8 @@ mod tests {
         assert_eq!(
             judge(&evidence, SCRAPE, now),
             Freshness::Stale {
-                newest_age: Duration::from_secs(41)
+                newest_age: Duration::from_secs(41),
+                ended: false
             }
         );
         let (evidence, now) = recorded("query-vector.json", Some(39.0));
@@ -312,15 +372,22 @@ mod tests {
         let evidence = TargetEvidence {
             query: "sum by (route, status) (rate(thidwick_http_requests_total{namespace=~\".*\"}[80s]))".into(),
             result,
-            newest_samples: vec![("thidwick_http_requests_total{namespace=~\".*\"}".into(), Some(newest))],
+            series: vec![SeriesSeen::ended("thidwick_http_requests_total{namespace=~\".*\"}", newest)],
         };
         let now = evidence.evaluated_at().unwrap();
         match judge(&evidence, Duration::from_secs(1), now) {
-            Freshness::Stale { newest_age } => {
-                assert!(newest_age > Duration::from_secs(7), "{newest_age:?}")
+            Freshness::Stale { newest_age, ended } => {
+                assert!(newest_age > Duration::from_secs(7), "{newest_age:?}");
+                assert!(ended);
             }
             other => panic!("{other:?}"),
         }
+        // With 20 s scrapes the last sample is younger than two intervals, but Prometheus has
+        // already marked the series ended: the rate is the window's history, not fresh data.
+        assert!(matches!(
+            judge(&evidence, SCRAPE, now),
+            Freshness::Stale { ended: true, .. }
+        ));
     }
 
     #[test]
@@ -329,7 +396,8 @@ mod tests {
         assert_eq!(
             judge(&evidence, SCRAPE, now),
             Freshness::Stale {
-                newest_age: NOT_SEEN_WITHIN
+                newest_age: NOT_SEEN_WITHIN,
+                ended: false
             }
         );
     }
@@ -347,9 +415,9 @@ mod tests {
     fn the_newest_of_several_selectors_counts() {
         let (mut evidence, now) = recorded("query-vector.json", Some(100.0));
         evidence
-            .newest_samples
-            .push(("other".into(), Some(now - 2.0)));
-        evidence.newest_samples.push(("gone".into(), None));
+            .series
+            .push(SeriesSeen::live("other", Some(now - 2.0)));
+        evidence.series.push(SeriesSeen::live("gone", None));
         assert!(matches!(
             judge(&evidence, SCRAPE, now),
             Freshness::Fresh { .. }
@@ -359,7 +427,7 @@ mod tests {
     #[test]
     fn no_selectors_nothing_to_age() {
         let (mut evidence, now) = recorded("query-scalar.json", None);
-        evidence.newest_samples.clear();
+        evidence.series.clear();
         assert_eq!(
             judge(&evidence, SCRAPE, now),
             Freshness::Fresh {

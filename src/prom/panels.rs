@@ -162,7 +162,7 @@ fn decide(panel: &Panel, outcomes: &[(&Target, Outcome)], scrape: Duration) -> V
                 evidence.result.samples.len().to_string(),
             ),
         ];
-        if !evidence.newest_samples.is_empty() {
+        if !evidence.series.is_empty() {
             evidence_lines.push(("newest sample age".to_owned(), age(*newest_age)));
         }
         return Verdict {
@@ -248,10 +248,10 @@ fn why(evidence: &TargetEvidence, freshness: &Freshness, scrape: Duration) -> St
         Freshness::Fresh { .. } => "fresh".to_owned(),
         Freshness::Empty => {
             let missing: Vec<&str> = evidence
-                .newest_samples
+                .series
                 .iter()
-                .filter(|(_, newest)| newest.is_none())
-                .map(|(selector, _)| selector.as_str())
+                .filter(|seen| seen.newest.is_none())
+                .map(|seen| seen.selector.as_str())
                 .collect();
             if !missing.is_empty() {
                 format!("no series for {}", missing.join(", "))
@@ -263,11 +263,19 @@ fn why(evidence: &TargetEvidence, freshness: &Freshness, scrape: Duration) -> St
             "all {} series are NaN (e.g. a rate or quantile over a window without requests)",
             evidence.result.samples.len()
         ),
-        Freshness::Stale { newest_age } if *newest_age >= NOT_SEEN_WITHIN => format!(
+        Freshness::Stale { newest_age, .. } if *newest_age >= NOT_SEEN_WITHIN => format!(
             "stale: no raw sample within the last {} s",
             NOT_SEEN_WITHIN.as_secs()
         ),
-        Freshness::Stale { newest_age } => format!(
+        Freshness::Stale {
+            newest_age,
+            ended: true,
+        } => format!(
+            "stale: Prometheus marked its series ended {} ago (the target stopped answering or left discovery); \
+             the value is the window's history",
+            age(*newest_age)
+        ),
+        Freshness::Stale { newest_age, .. } => format!(
             "stale by {}: the newest raw sample is older than 2 scrape intervals ({})",
             age(*newest_age),
             age(scrape * 2)
@@ -302,6 +310,7 @@ mod tests {
 
     use super::*;
     use crate::prom::client::{QueryResult, Sample};
+    use crate::prom::freshness::SeriesSeen;
 
     fn panel(targets: &[&str]) -> Panel {
         Panel {
@@ -333,7 +342,7 @@ mod tests {
                         .collect(),
                     warnings: Vec::new(),
                 },
-                newest_samples: vec![("x{a=\"b\"}".into(), newest)],
+                series: vec![SeriesSeen::live("x{a=\"b\"}", newest)],
             },
             freshness,
         )
@@ -365,6 +374,7 @@ mod tests {
         let panel = panel(&["A", "B"]);
         let stale = Freshness::Stale {
             newest_age: Duration::from_secs(45),
+            ended: false,
         };
         let outcomes = [
             (&panel.targets[0], judged(&[1.0], Some(55.0), stale.clone())),
