@@ -222,6 +222,14 @@ impl Config {
                     "k8s/dev/prometheus",
                     None,
                 ),
+                // No release: `load --in-cluster` runs it as worker pods.
+                image(
+                    "thidctl",
+                    "thidctl/thidctl",
+                    "k8s/dev/thidctl/Dockerfile",
+                    "k8s/dev/thidctl",
+                    Some("thidctl"),
+                ),
             ],
             releases: vec![
                 release(

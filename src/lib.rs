@@ -6,6 +6,7 @@ pub mod config;
 pub mod helm;
 pub mod http;
 pub mod image;
+pub mod incluster;
 pub mod kube;
 pub mod locust;
 pub mod prom;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::cli::OutputFormat;
+use crate::incluster::{self, InClusterArgs};
 use crate::locust::{self, LocustClient, LocustPlan};
 use crate::report::LoadReport;
 use crate::report::live::{LiveLine, LiveView};
@@ -67,13 +68,15 @@ impl LocustLocation {
     }
 }
 
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct LoadArgs {
     /// Who makes the requests; with locust, --host re-aims Locust (otherwise it keeps its own).
     #[arg(long, value_enum, default_value_t)]
     pub engine: Engine,
     #[command(flatten)]
     pub locust: LocustLocation,
+    #[command(flatten)]
+    pub cluster: InClusterArgs,
     /// Base URL of the service under load, e.g. http://127.0.0.1:8080 (overrides the scenario's).
     #[arg(long, short = 'H', env = "THIDCTL_HOST")]
     pub host: Option<String>,
@@ -150,10 +153,18 @@ pub fn execute(args: LoadArgs) -> anyhow::Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     match args.engine {
+        Engine::Native if args.cluster.in_cluster => {
+            incluster::check(&args, &args.cluster)?;
+            plan_from(&incluster::with_target(&args)?)?;
+            runtime.block_on(run_in_cluster(args, thresholds))
+        }
         Engine::Native => {
             let plan = plan_from(&args)?;
             runtime.block_on(run(args, plan, thresholds))
         }
+        Engine::Locust if args.cluster.in_cluster => bail!(
+            "--in-cluster runs thidctl's own swarm; with --engine locust, Locust already runs in the cluster"
+        ),
         Engine::Locust => {
             let plan = locust_plan_from(&args, &thresholds)?;
             runtime.block_on(run_locust(args, plan, thresholds))
@@ -179,6 +190,28 @@ async fn run(args: LoadArgs, plan: SwarmPlan, thresholds: Thresholds) -> anyhow:
         &thresholds,
         result.end == EndReason::Interrupted,
     )
+}
+
+/// The native swarm as worker pods in the cluster; reported, written and judged as a local one.
+/// A worker that did not finish makes the run fail: its numbers are kept, but they are partial.
+async fn run_in_cluster(args: LoadArgs, thresholds: Thresholds) -> anyhow::Result<Outcome> {
+    let mut live = LiveView::new(false);
+    let result = incluster::run_load(&args, &args.cluster, interrupt::install(), &mut live).await?;
+    let interrupted = result.swarm.end == EndReason::Interrupted;
+    let report = LoadReport::from_swarm(&result.swarm);
+    let outcome = finish(&args, report, &thresholds, interrupted)?;
+    if result.worker_problems.is_empty() || interrupted {
+        return Ok(outcome);
+    }
+    for problem in &result.worker_problems {
+        eprintln!("worker did not finish: {problem}");
+    }
+    eprintln!(
+        "{} of {} workers did not finish: the numbers above are partial",
+        result.worker_problems.len(),
+        args.cluster.workers
+    );
+    Ok(Outcome::ChecksFailed)
 }
 
 /// Runs a native swarm with its live view and, when asked, the Prometheus endpoint that

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use super::load::{Engine, LoadArgs, LocustLocation, locust_plan_from, plan_from};
 use crate::Outcome;
 use crate::cli::OutputFormat;
+use crate::incluster::{self, InClusterArgs};
 use crate::locust::LocustClient;
 use crate::report::LoadReport;
 use crate::report::live::LiveView;
@@ -69,6 +70,8 @@ pub struct SlamArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub locust: LocustLocation,
+    #[command(flatten)]
+    pub cluster: InClusterArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
     /// Also write a self-contained HTML report: the steps with the knee marked, charts over time.
@@ -83,6 +86,7 @@ impl SlamArgs {
         LoadArgs {
             engine: self.engine,
             locust: self.locust.clone(),
+            cluster: self.cluster.clone(),
             host: self.host.clone(),
             users,
             spawn_rate: Some(self.spawn_rate.unwrap_or(users as f64)),
@@ -134,7 +138,15 @@ pub fn execute(args: SlamArgs) -> anyhow::Result<Outcome> {
     // Check every step's options before the first request is sent.
     for &users in &steps {
         match args.engine {
+            Engine::Native if args.cluster.in_cluster => {
+                let step = args.step(users);
+                incluster::check(&step, &args.cluster)?;
+                drop(plan_from(&incluster::with_target(&step)?)?);
+            }
             Engine::Native => drop(plan_from(&args.step(users))?),
+            Engine::Locust if args.cluster.in_cluster => anyhow::bail!(
+                "--in-cluster runs thidctl's own swarm; with --engine locust, Locust already runs in the cluster"
+            ),
             Engine::Locust => drop(locust_plan_from(&args.step(users), &Thresholds::default())?),
         }
     }
@@ -178,6 +190,18 @@ async fn run(args: SlamArgs, steps: Vec<u64>, objective: Objective) -> anyhow::R
                         StepRun {
                             report: run.report,
                             interrupted: run.interrupted,
+                        }
+                    }
+                    None if step.cluster.in_cluster => {
+                        let run =
+                            crate::incluster::run_load(&step, &step.cluster, interrupt, &mut live)
+                                .await?;
+                        for problem in &run.worker_problems {
+                            eprintln!("worker did not finish: {problem}");
+                        }
+                        StepRun {
+                            interrupted: run.swarm.end == swarm::EndReason::Interrupted,
+                            report: LoadReport::from_swarm(&run.swarm),
                         }
                     }
                     None => {

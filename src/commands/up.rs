@@ -107,6 +107,7 @@ async fn up(args: UpArgs, config: Config) -> anyhow::Result<Outcome> {
             .map(|r| r.name.clone())
             .collect(),
         forwarder: None,
+        images: recorded_images(&context),
     };
     report.forwards = context
         .forwards
@@ -144,6 +145,27 @@ async fn up(args: UpArgs, config: Config) -> anyhow::Result<Outcome> {
     context.forwards.clear();
     reporter.note("forwards closed");
     Ok(Outcome::Passed)
+}
+
+/// The delivered images as the cluster pulls them, for later runs (in-cluster workers) to use.
+fn recorded_images(context: &Context) -> std::collections::BTreeMap<String, state::ImageRecord> {
+    let pull_policy = context
+        .delivery
+        .as_ref()
+        .map_or("IfNotPresent", |delivery| delivery.pull_policy());
+    context
+        .cluster_refs
+        .iter()
+        .map(|(name, reference)| {
+            (
+                name.clone(),
+                state::ImageRecord {
+                    reference: reference.clone(),
+                    pull_policy: pull_policy.to_string(),
+                },
+            )
+        })
+        .collect()
 }
 
 fn print_report(args: &UpArgs, report: &UpReport) {

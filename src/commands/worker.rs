@@ -17,7 +17,8 @@ use crate::swarm::{Collector, EndReason};
 use crate::{Outcome, interrupt};
 
 /// How often a snapshot line is printed while running; a killed worker loses at most this much.
-const LINE_EVERY: Duration = Duration::from_secs(5);
+/// Also how fresh the coordinator's live view is.
+const LINE_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
@@ -72,6 +73,9 @@ pub fn execute(args: WorkerArgs) -> anyhow::Result<Outcome> {
 /// the merged numbers, and every worker needs at least one user and one iteration.
 fn check(args: &WorkerArgs) -> anyhow::Result<Share> {
     let load = &args.load;
+    if load.cluster.in_cluster {
+        bail!("--in-cluster does not apply to a worker: it is one of the pods such a run starts");
+    }
     if load.engine == Engine::Locust {
         bail!("--engine locust does not apply to a worker: workers are thidctl's own swarm");
     }

@@ -12,6 +12,16 @@ pub struct DeployState {
     pub namespace: String,
     pub releases: Vec<String>,
     pub forwarder: Option<ForwarderState>,
+    /// The images `up` delivered, by configured name (`thidctl` is what in-cluster workers run).
+    #[serde(default)]
+    pub images: std::collections::BTreeMap<String, ImageRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageRecord {
+    /// The reference the cluster pulls.
+    pub reference: String,
+    pub pull_policy: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -186,6 +196,13 @@ mod tests {
                     moved: false,
                 }],
             }),
+            images: std::collections::BTreeMap::from([(
+                "thidctl".to_string(),
+                ImageRecord {
+                    reference: "127.0.0.1:5000/thidctl/thidctl:dev".into(),
+                    pull_policy: "Always".into(),
+                },
+            )]),
         };
         assert_eq!(load(&path).unwrap(), None);
         save(&path, &state).unwrap();

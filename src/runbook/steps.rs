@@ -34,15 +34,17 @@ pub fn up_steps(config: &Config) -> Vec<Box<dyn Step>> {
     steps
 }
 
+/// The images some release runs, and thidctl's own, which `load --in-cluster` runs.
 fn images_in_use(config: &Config) -> Vec<ImageConfig> {
     config
         .images
         .iter()
         .filter(|image| {
-            config
-                .releases
-                .iter()
-                .any(|r| r.image.as_ref().is_some_and(|i| i.name == image.name))
+            image.name == crate::incluster::IMAGE_NAME
+                || config
+                    .releases
+                    .iter()
+                    .any(|r| r.image.as_ref().is_some_and(|i| i.name == image.name))
         })
         .cloned()
         .collect()
@@ -411,6 +413,10 @@ mod tests {
             "{titles:?}"
         );
         assert!(!titles.iter().any(|t| t.contains("locust")), "{titles:?}");
+        assert!(
+            titles.contains(&"deliver image thidctl/thidctl".to_string()),
+            "{titles:?}"
+        );
         assert_eq!(
             titles.first().map(String::as_str),
             Some("connect to the cluster")
