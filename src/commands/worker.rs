@@ -6,7 +6,6 @@ use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use tokio::sync::watch;
 
 use crate::cli::OutputFormat;
 use crate::commands::load::{self, Engine, LoadArgs};
@@ -123,7 +122,9 @@ fn check(args: &WorkerArgs) -> anyhow::Result<Share> {
 }
 
 async fn run(args: &WorkerArgs, plan: SwarmPlan, share: Share) -> anyhow::Result<Outcome> {
-    let stop = stop_signal()?;
+    // Kubernetes stops a pod with SIGTERM, which stops the swarm like a first Ctrl-C: the
+    // worker still prints its final line.
+    let stop = interrupt::install();
     eprintln!(
         "worker {} of {}: {} users, {} iterations",
         share.index,
@@ -186,33 +187,6 @@ fn print_line(wire: &WireBatch) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(line.as_bytes());
     let _ = stdout.flush();
-}
-
-/// Ctrl-C as `load` takes it, and SIGTERM like a first Ctrl-C: Kubernetes stops a pod with
-/// SIGTERM, and the worker should still print its final line.
-fn stop_signal() -> anyhow::Result<watch::Receiver<bool>> {
-    let mut ctrl_c = interrupt::install();
-    // Registered now, before any load is sent, so an early SIGTERM is not fatal.
-    #[cfg(unix)]
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    let (sender, receiver) = watch::channel(false);
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        let terminated = terminate.recv();
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<Option<()>>();
-        tokio::select! {
-            Ok(_) = ctrl_c.wait_for(|stopping| *stopping) => {}
-            Some(()) = terminated => eprintln!("Stopping on SIGTERM…"),
-            // Neither can fire any more; the swarm stops listening when the sender goes.
-            else => return,
-        }
-        sender.send_replace(true);
-        // Kept open, so the swarm keeps listening for the rest of its run.
-        std::future::pending::<()>().await;
-    });
-    Ok(receiver)
 }
 
 #[cfg(test)]
