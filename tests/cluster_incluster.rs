@@ -7,6 +7,7 @@ mod cluster_support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use cluster_support::{cluster_or_skip, forward_in, http_get, unique};
 use serde_json::Value;
@@ -192,4 +193,45 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
     let error = String::from_utf8_lossy(&unschedulable.stderr);
     assert!(error.contains("cannot be scheduled"), "{error}");
     assert_eq!(leftovers(&namespace), "");
+
+    // thidctl killed outright cannot clean up; `down` removes what it left.
+    let mut killed = thidctl(&namespace, state.path())
+        .args([
+            "load",
+            "--in-cluster",
+            "--workers",
+            "2",
+            "--users",
+            "2",
+            "--run-time",
+            "2m",
+            "--path",
+            "/metrics",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leftovers(&namespace).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert_ne!(leftovers(&namespace), "", "the run never created its Job");
+    let down = thidctl(&namespace, state.path())
+        .arg("down")
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(
+        text(&down).contains("remove leftover in-cluster workers: 1 Job(s)"),
+        "{}",
+        text(&down)
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !leftovers(&namespace).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(leftovers(&namespace), "", "down left the workers behind");
 }

@@ -39,6 +39,24 @@ pub fn execute(args: DownArgs) -> anyhow::Result<Outcome> {
         started.elapsed(),
     );
 
+    // Workers of a `load --in-cluster` that was killed before it could remove them.
+    let title = "remove leftover in-cluster workers";
+    reporter.start(title);
+    let started = Instant::now();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let removed = runtime.block_on(async {
+        let cluster = crate::kube::connect(Some(&kube_context)).await?;
+        crate::incluster::remove_leftovers(&cluster, &config.namespace).await
+    });
+    match removed {
+        Ok(0) => reporter.finish(title, true, "none", started.elapsed()),
+        Ok(jobs) => reporter.finish(title, true, &format!("{jobs} Job(s)"), started.elapsed()),
+        Err(error) => {
+            reporter.finish(title, false, &format!("{error:#}"), started.elapsed());
+            return Err(error);
+        }
+    }
+
     let helm = Helm::locate(config.helm.as_deref(), Some(&kube_context))?;
     for release in config.releases.iter().rev() {
         let title = format!("helm uninstall {}", release.name);
@@ -69,7 +87,6 @@ pub fn execute(args: DownArgs) -> anyhow::Result<Outcome> {
         let title = format!("delete namespace {namespace}");
         reporter.start(&title);
         let started = Instant::now();
-        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
         runtime.block_on(async {
             let cluster = crate::kube::connect(Some(&kube_context)).await?;
             crate::kube::delete_namespace(&cluster, namespace, Duration::from_secs(120)).await

@@ -17,6 +17,10 @@ pub const METRICS_PORT: u16 = 9646;
 /// The label every object of one run carries; its value is the Job's name.
 pub const RUN_LABEL: &str = "thidctl.io/run";
 
+/// What selects the objects of every in-cluster run.
+pub const WORKER_SELECTOR: &str =
+    "app.kubernetes.io/name=thidctl-worker,app.kubernetes.io/managed-by=thidctl";
+
 /// Where a scenario file is mounted in the worker pods.
 const SCENARIO_DIR: &str = "/etc/thidctl";
 const SCENARIO_FILE: &str = "scenario.yaml";

@@ -157,6 +157,41 @@ pub async fn run_load(
     .await
 }
 
+/// Removes the Jobs and ConfigMaps of in-cluster runs that never cleaned up after themselves
+/// (thidctl killed outright); says how many Jobs there were.
+pub async fn remove_leftovers(
+    cluster: &crate::kube::Cluster,
+    namespace: &str,
+) -> anyhow::Result<usize> {
+    use ::kube::Api;
+    use ::kube::api::{DeleteParams, ListParams, PropagationPolicy};
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    let workers = ListParams::default().labels(job::WORKER_SELECTOR);
+    let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), namespace);
+    let found = jobs
+        .list(&workers)
+        .await
+        .with_context(|| format!("cannot list the Jobs in namespace {namespace}"))?
+        .items
+        .len();
+    let background = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    if found > 0 {
+        jobs.delete_collection(&background, &workers)
+            .await
+            .context("cannot delete the worker Jobs")?;
+    }
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
+    maps.delete_collection(&DeleteParams::default(), &workers)
+        .await
+        .context("cannot delete the worker ConfigMaps")?;
+    Ok(found)
+}
+
 /// `--worker-image`, else what the last `up` in this context and namespace delivered.
 fn worker_image(
     args: &InClusterArgs,
