@@ -127,7 +127,7 @@ async fn exchange(
 ) -> Result<u64, (FailureCause, u64)> {
     let plan = &shared.plan;
     if let Some(open) = connection.as_mut()
-        && !open.is_reusable().await
+        && !open.is_reusable()
     {
         *connection = None;
     }
@@ -141,10 +141,15 @@ async fn exchange(
         }
     }
     let open = connection.as_mut().expect("opened above");
-    match open
+    let sent = open
         .send(&shared.templates[task], plan.request_timeout)
-        .await
-    {
+        .await;
+    if sent.is_err() || !open.is_open() {
+        // Failed, or the response ended the connection: close the socket now, not after
+        // the wait.
+        *connection = None;
+    }
+    match sent {
         Ok(response) if plan.scenario.tasks[task].expect.accepts(response.status) => {
             Ok(response.body_bytes)
         }
@@ -152,10 +157,7 @@ async fn exchange(
             FailureCause::Status(response.status.as_u16()),
             response.body_bytes,
         )),
-        Err(cause) => {
-            *connection = None;
-            Err((cause, 0))
-        }
+        Err(cause) => Err((cause, 0)),
     }
 }
 
