@@ -359,6 +359,12 @@ async fn a_stopped_target_goes_stale() {
         "{}",
         after[0].summary
     );
+    // The target is gone, not just slow: Prometheus has marked its series ended.
+    assert!(
+        after[0].summary.contains("marked its series ended"),
+        "{}",
+        after[0].summary
+    );
 }
 
 /// Whether /-/ready answers 200, treating any connection trouble as "not yet".

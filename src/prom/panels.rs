@@ -271,8 +271,8 @@ fn why(evidence: &TargetEvidence, freshness: &Freshness, scrape: Duration) -> St
             newest_age,
             ended: true,
         } => format!(
-            "stale: Prometheus marked its series ended {} ago (the target stopped answering or left discovery); \
-             the value is the window's history",
+            "stale by {}: Prometheus marked its series ended (the target stopped answering or left \
+             discovery); the value is the window's history",
             age(*newest_age)
         ),
         Freshness::Stale { newest_age, .. } => format!(
