@@ -67,6 +67,30 @@ fn served(service: std::net::SocketAddr) -> u64 {
         .sum()
 }
 
+/// Waits (bounded) until `count` worker pods run; the name of one of them.
+fn wait_for_running_workers(namespace: &str, count: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let output = Command::new("kubectl")
+            .args(["get", "pods", "--namespace", namespace])
+            .args(["--selector", "app.kubernetes.io/name=thidctl-worker"])
+            .args(["--field-selector", "status.phase=Running"])
+            .args(["--output", "jsonpath={.items[*].metadata.name}"])
+            .output()
+            .unwrap();
+        let names = String::from_utf8_lossy(&output.stdout).to_string();
+        let running: Vec<&str> = names.split_whitespace().collect();
+        if running.len() >= count {
+            return running[0].to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker pods not running: {names}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Objects of in-cluster runs still in the namespace.
 fn leftovers(namespace: &str) -> String {
     let output = Command::new("kubectl")
@@ -143,6 +167,52 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
         text(&load)
     );
     assert_eq!(leftovers(&namespace), "", "the run left objects behind");
+
+    // A worker killed mid-run: reported, its numbers so far kept, and the run fails (exit 1)
+    // because its result is partial.
+    let dying = thidctl(&namespace, state.path())
+        .args([
+            "load",
+            "--in-cluster",
+            "--workers",
+            "3",
+            "--users",
+            "6",
+            "--spawn-rate",
+            "6",
+            "--run-time",
+            "25s",
+            "--path",
+            "/metrics",
+            "--output",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let victim = wait_for_running_workers(&namespace, 3);
+    std::thread::sleep(Duration::from_secs(5));
+    let killed = Command::new("kubectl")
+        .args(["delete", "pod", &victim, "--namespace", &namespace])
+        .args(["--grace-period=0", "--force", "--wait=false"])
+        .output()
+        .unwrap();
+    assert!(killed.status.success(), "{}", text(&killed));
+    let dying = dying.wait_with_output().unwrap();
+    assert_eq!(dying.status.code(), Some(1), "{}", text(&dying));
+    let partial: Value = serde_json::from_slice(&dying.stdout).unwrap();
+    assert!(
+        partial["aggregated"]["requests"].as_u64().unwrap() > 100,
+        "{partial}"
+    );
+    let error = String::from_utf8_lossy(&dying.stderr);
+    assert!(
+        error.contains(&format!("worker did not finish: {victim}"))
+            && error.contains("1 of 3 workers did not finish"),
+        "{error}"
+    );
+    assert_eq!(leftovers(&namespace), "");
 
     // An image the cluster cannot pull: one clear line, exit 2, nothing left.
     let missing = thidctl(&namespace, state.path())

@@ -196,11 +196,14 @@ async fn run(args: SlamArgs, steps: Vec<u64>, objective: Objective) -> anyhow::R
                         let run =
                             crate::incluster::run_load(&step, &step.cluster, interrupt, &mut live)
                                 .await?;
-                        for problem in &run.worker_problems {
-                            eprintln!("worker did not finish: {problem}");
+                        let interrupted = run.swarm.end == swarm::EndReason::Interrupted;
+                        if !interrupted {
+                            for problem in &run.worker_problems {
+                                eprintln!("worker did not finish: {problem}");
+                            }
                         }
                         StepRun {
-                            interrupted: run.swarm.end == swarm::EndReason::Interrupted,
+                            interrupted,
                             report: LoadReport::from_swarm(&run.swarm),
                         }
                     }

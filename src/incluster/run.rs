@@ -241,7 +241,11 @@ impl<'a> Coordinator<'a> {
                     continue;
                 };
                 let name = pod.metadata.name.clone().unwrap_or_default();
-                self.names.insert(index, name.clone());
+                // One pod per share: a replacement (an older cluster retrying the index) would
+                // run the share a second time, so it is neither followed nor counted.
+                if self.names.entry(index).or_insert_with(|| name.clone()) != &name {
+                    continue;
+                }
                 if let Some(problem) = fault(pod) {
                     match problem {
                         PodFault::Fatal(why) => bail!("{}", self.fatal(&name, &why)),
@@ -261,12 +265,23 @@ impl<'a> Coordinator<'a> {
                     "Failed" => {
                         self.finished
                             .entry(index)
-                            .or_insert_with(|| Some(pod_problem(pod).unwrap_or_default()));
+                            .or_insert_with(|| Some(failure_of(pod)));
                     }
                     _ => {}
                 }
                 if phase == "Running" && self.followed.insert(name.clone()) {
                     follow(self.pods.clone(), name, index, sender.clone());
+                }
+            }
+            // A pod deleted from under the run (evicted, `kubectl delete`) is finished too.
+            for (index, name) in &self.names {
+                let listed = list
+                    .iter()
+                    .any(|pod| pod.metadata.name.as_deref() == Some(name.as_str()));
+                if !listed {
+                    self.finished
+                        .entry(*index)
+                        .or_insert_with(|| Some("its pod was deleted".to_string()));
                 }
             }
             let status = format!(
@@ -368,22 +383,40 @@ impl<'a> Coordinator<'a> {
                 .get(&index)
                 .cloned()
                 .unwrap_or_else(|| format!("worker {index}"));
+            // A pod that failed stopped early even if it printed a final snapshot (SIGTERM).
+            let failed = self.finished.get(&index).cloned().flatten();
             if !self.merger.heard_from(index) {
-                problems.push(format!("{name}: sent no numbers"));
-            } else if !self.merger.done(index) {
-                let why = self
-                    .finished
-                    .get(&index)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_else(|| "stopped early".to_string());
                 problems.push(format!(
-                    "{name}: {why}; its numbers up to {:.0}s are kept",
+                    "{name}: sent no numbers{}",
+                    failed.map(|why| format!(" ({why})")).unwrap_or_default()
+                ));
+            } else if failed.is_some() || !self.merger.done(index) {
+                problems.push(format!(
+                    "{name}: {}; its numbers up to {:.0}s are kept",
+                    failed.unwrap_or_else(|| "stopped early".to_string()),
                     self.merger.reached_s(index).unwrap_or(0.0)
                 ));
             }
         }
         problems
+    }
+}
+
+/// Why a worker pod failed: its container's exit, e.g. `exit 137, OOMKilled`.
+fn failure_of(pod: &Pod) -> String {
+    let terminated = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.container_statuses.as_ref())
+        .and_then(|containers| containers.first())
+        .and_then(|container| container.state.as_ref())
+        .and_then(|state| state.terminated.as_ref());
+    match terminated {
+        Some(end) => match &end.reason {
+            Some(reason) => format!("its pod failed (exit {}, {reason})", end.exit_code),
+            None => format!("its pod failed (exit {})", end.exit_code),
+        },
+        None => pod_problem(pod).unwrap_or_else(|| "its pod failed".to_string()),
     }
 }
 
