@@ -1,6 +1,7 @@
 //! `thidctl worker` (hidden): one pod of an in-cluster load run. It runs its share of the swarm
 //! `load` would run and prints its cumulative numbers as wire lines (see `swarm::wire`) for a
-//! coordinator to merge exactly. Stdout holds those lines only; progress goes to stderr.
+//! coordinator to merge exactly. Stdout holds those lines only; stderr a line at the start and
+//! one at the end.
 
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
@@ -133,8 +134,10 @@ async fn run(args: &WorkerArgs, plan: SwarmPlan, share: Share) -> anyhow::Result
         plan.iterations
             .map_or_else(|| "unbounded".to_string(), |n| n.to_string())
     );
-    // Plain lines even on a terminal: a worker's stderr is a pod log.
-    let mut live = LiveView::Plain { last: None };
+    // Nothing on stderr while snapshots are printed: a pod's stdout and stderr meet in one
+    // log, and the runtime cuts lines longer than 16 KiB into pieces that a stderr line can
+    // land between, which would spoil the snapshot it cut.
+    let mut live = LiveView::Quiet;
     let mut last_line: Option<Instant> = None;
     let result = super::load::run_swarm(
         plan,
@@ -154,11 +157,16 @@ async fn run(args: &WorkerArgs, plan: SwarmPlan, share: Share) -> anyhow::Result
     .await?;
     let mut last = snapshot(&result.collector, result.elapsed);
     last.done = true;
-    print_line(&last);
     eprintln!(
-        "worker {} of {}: done after {:.1}s ({:?})",
-        share.index, share.of, last.elapsed_s, result.end
+        "worker {} of {}: done after {:.1}s ({:?}): {} requests, {} failures",
+        share.index,
+        share.of,
+        last.elapsed_s,
+        result.end,
+        last.requests.iter().map(|r| r.requests).sum::<u64>(),
+        last.requests.iter().map(|r| r.failures).sum::<u64>()
     );
+    print_line(&last);
     Ok(if result.end == EndReason::Interrupted {
         Outcome::Interrupted
     } else {

@@ -28,6 +28,9 @@ use crate::swarm::{EndReason, SwarmPlan, SwarmResult};
 /// deletion itself goes on in the cluster).
 const REMOVAL_WAIT: Duration = Duration::from_secs(60);
 
+/// Longest wait, once the workers have ended, for their final snapshots to reach their logs.
+const SETTLE_WAIT: Duration = Duration::from_secs(15);
+
 /// How long stopped workers get to print their last snapshot after a Ctrl-C.
 const STOP_WAIT: Duration = Duration::from_secs(40);
 
@@ -320,19 +323,7 @@ impl<'a> Coordinator<'a> {
                 break;
             }
         }
-        // The final snapshots: what the followed logs still hold, then the full logs of the
-        // pods that remain (a stream may have broken, a short worker may never have been
-        // followed). A snapshot offered twice counts once.
-        while let Ok(event) = lines.try_recv() {
-            self.take(event);
-        }
-        for (index, name) in &self.names {
-            if let Ok(log) = self.pods.logs(name, &LogParams::default()).await
-                && let Some(last) = WireBatch::last_in(&log)
-            {
-                self.merger.offer(*index, &last);
-            }
-        }
+        self.collect_final_snapshots(&mut lines).await;
         let problems = self.worker_problems();
         let end = if stopping_since.is_some() {
             EndReason::Interrupted
@@ -341,6 +332,46 @@ impl<'a> Coordinator<'a> {
         };
         let merger = std::mem::replace(&mut self.merger, Merger::new(0, 0, false));
         Ok((merger, end, problems))
+    }
+
+    /// The final snapshots can trail the pods' ends: a container's last output reaches its
+    /// log a moment after the kubelet reports it finished. So, bounded: take what the followed
+    /// logs still deliver until they close, and re-read the full log of every worker whose pod
+    /// succeeded but whose final snapshot has not come (a stream may have broken, a short
+    /// worker may never have been followed). A snapshot offered twice counts once.
+    async fn collect_final_snapshots(&mut self, lines: &mut mpsc::UnboundedReceiver<LogEvent>) {
+        let deadline = Instant::now() + SETTLE_WAIT;
+        loop {
+            while let Ok(event) = lines.try_recv() {
+                self.take(event);
+            }
+            let missing: Vec<(usize, String)> = self
+                .names
+                .iter()
+                .filter(|(index, _)| !self.merger.done(**index))
+                .map(|(index, name)| (*index, name.clone()))
+                .collect();
+            for (index, name) in &missing {
+                if let Ok(log) = self.pods.logs(name, &LogParams::default()).await
+                    && let Some(last) = WireBatch::last_in(&log)
+                {
+                    self.merger.offer(*index, &last);
+                }
+            }
+            let succeeded_without_final = self
+                .names
+                .keys()
+                .any(|index| !self.merger.done(*index) && self.finished.get(index) == Some(&None));
+            if (self.followed.is_empty() && !succeeded_without_final) || Instant::now() >= deadline
+            {
+                return;
+            }
+            if let Ok(Some(event)) =
+                tokio::time::timeout(Duration::from_millis(500), lines.recv()).await
+            {
+                self.take(event);
+            }
+        }
     }
 
     fn take(&mut self, event: LogEvent) {
