@@ -46,22 +46,6 @@ impl FailureCause {
             _ => FailureCause::Other(error.to_string()),
         }
     }
-
-    /// Classifies an error from the HTTP layer by the first I/O error in its chain.
-    pub fn from_http(error: &hyper::Error) -> FailureCause {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-        while let Some(current) = source {
-            if let Some(io_error) = current.downcast_ref::<io::Error>() {
-                return FailureCause::from_io(io_error);
-            }
-            source = current.source();
-        }
-        if error.is_incomplete_message() || error.is_closed() || error.is_canceled() {
-            FailureCause::ConnectionReset
-        } else {
-            FailureCause::Other(error.to_string())
-        }
-    }
 }
 
 impl fmt::Display for FailureCause {
