@@ -101,25 +101,30 @@ fn check(args: &WorkerArgs) -> anyhow::Result<Share> {
             args.share_of
         );
     }
-    if load.users < args.share_of {
-        bail!(
-            "--users {} cannot be split over {} workers; give at least one user each",
-            load.users,
-            args.share_of
-        );
-    }
-    if let Some(iterations) = load.iterations
-        && iterations < args.share_of
-    {
-        bail!(
-            "--iterations {iterations} cannot be split over {} workers; give at least one each",
-            args.share_of
-        );
-    }
+    check_split(load, args.share_of)?;
     Ok(Share {
         index: args.index,
         of: args.share_of,
     })
+}
+
+/// Refuses a swarm that cannot give each of `workers` shares a user and an iteration; both a
+/// worker and the coordinator that starts the workers ask.
+pub fn check_split(load: &LoadArgs, workers: u64) -> anyhow::Result<()> {
+    if load.users < workers {
+        bail!(
+            "--users {} cannot be split over {workers} workers; give at least one user each",
+            load.users
+        );
+    }
+    if let Some(iterations) = load.iterations
+        && iterations < workers
+    {
+        bail!(
+            "--iterations {iterations} cannot be split over {workers} workers; give at least one each"
+        );
+    }
+    Ok(())
 }
 
 async fn run(args: &WorkerArgs, plan: SwarmPlan, share: Share) -> anyhow::Result<Outcome> {

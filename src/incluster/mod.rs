@@ -68,21 +68,7 @@ pub fn check(load: &LoadArgs, args: &InClusterArgs) -> anyhow::Result<()> {
             "--metrics-listen does not apply with --in-cluster: every worker pod serves its own /metrics for Prometheus"
         );
     }
-    if load.users < args.workers {
-        bail!(
-            "--users {} cannot be split over {} workers; give at least one user each or fewer --workers",
-            load.users,
-            args.workers
-        );
-    }
-    if let Some(iterations) = load.iterations
-        && iterations < args.workers
-    {
-        bail!(
-            "--iterations {iterations} cannot be split over {} workers; give at least one each",
-            args.workers
-        );
-    }
+    crate::commands::worker::check_split(load, args.workers)?;
     if args.worker_start_timeout.is_zero() {
         bail!("--worker-start-timeout 0s gives the pods no time to start; give e.g. 2m");
     }
