@@ -6,10 +6,10 @@
 mod cluster_support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cluster_support::{cluster_or_skip, forward_in, http_get, unique};
+use cluster_support::{cluster_or_skip, forward_in, http_get, text, unique};
 use serde_json::Value;
 
 /// Only what the test needs: the service, thidctl's image and a forward to the service.
@@ -32,12 +32,25 @@ fn thidctl(namespace: &str, state_dir: &Path) -> Command {
     command
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// `thidctl load --in-cluster` with the numbers every run here gives; callers add the rest.
+fn load_in_cluster(
+    namespace: &str,
+    state_dir: &Path,
+    workers: &str,
+    users: &str,
+    run_time: &str,
+) -> Command {
+    let mut command = thidctl(namespace, state_dir);
+    command.args([
+        "load",
+        "--in-cluster",
+        "--workers",
+        workers,
+        "--users",
+        users,
+    ]);
+    command.args(["--run-time", run_time]);
+    command
 }
 
 struct Teardown<'a> {
@@ -132,18 +145,10 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
     let before = served(service);
     // `/metrics` is a path nobody else requests (probes use /hello, Prometheus
     // /metrics/prometheus), so the service's count of it is the swarm's alone.
-    let load = thidctl(&namespace, state.path())
+    let load = load_in_cluster(&namespace, state.path(), "3", "30", "15s")
         .args([
-            "load",
-            "--in-cluster",
-            "--workers",
-            "3",
-            "--users",
-            "30",
             "--spawn-rate",
             "30",
-            "--run-time",
-            "15s",
             "--path",
             "/metrics",
             "--output",
@@ -170,18 +175,10 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
 
     // A worker killed mid-run: reported, its numbers so far kept, and the run fails (exit 1)
     // because its result is partial.
-    let dying = thidctl(&namespace, state.path())
+    let dying = load_in_cluster(&namespace, state.path(), "3", "6", "25s")
         .args([
-            "load",
-            "--in-cluster",
-            "--workers",
-            "3",
-            "--users",
-            "6",
             "--spawn-rate",
             "6",
-            "--run-time",
-            "25s",
             "--path",
             "/metrics",
             "--output",
@@ -215,16 +212,8 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
     assert_eq!(leftovers(&namespace), "");
 
     // An image the cluster cannot pull: one clear line, exit 2, nothing left.
-    let missing = thidctl(&namespace, state.path())
+    let missing = load_in_cluster(&namespace, state.path(), "2", "2", "10s")
         .args([
-            "load",
-            "--in-cluster",
-            "--workers",
-            "2",
-            "--users",
-            "2",
-            "--run-time",
-            "10s",
             "--worker-image",
             "127.0.0.1:5000/thidctl-test/not-built:none",
         ])
@@ -239,19 +228,8 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
     assert_eq!(leftovers(&namespace), "");
 
     // A pod no node can take.
-    let unschedulable = thidctl(&namespace, state.path())
-        .args([
-            "load",
-            "--in-cluster",
-            "--workers",
-            "2",
-            "--users",
-            "2",
-            "--run-time",
-            "10s",
-            "--worker-cpu",
-            "500",
-        ])
+    let unschedulable = load_in_cluster(&namespace, state.path(), "2", "2", "10s")
+        .args(["--worker-cpu", "500"])
         .output()
         .unwrap();
     assert_eq!(
@@ -265,19 +243,8 @@ fn workers_in_the_cluster_merge_to_the_services_own_count() {
     assert_eq!(leftovers(&namespace), "");
 
     // thidctl killed outright cannot clean up; `down` removes what it left.
-    let mut killed = thidctl(&namespace, state.path())
-        .args([
-            "load",
-            "--in-cluster",
-            "--workers",
-            "2",
-            "--users",
-            "2",
-            "--run-time",
-            "2m",
-            "--path",
-            "/metrics",
-        ])
+    let mut killed = load_in_cluster(&namespace, state.path(), "2", "2", "2m")
+        .args(["--path", "/metrics"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -8,7 +8,7 @@ mod cluster_support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cluster_support::{cluster_or_skip, forward_in, http_get, unique};
+use cluster_support::{cluster_or_skip, forward_in, http_get, text, unique};
 use serde_json::Value;
 
 fn thidctl(namespace: &str, state_dir: &Path, args: &[&str]) -> Output {
@@ -16,14 +16,6 @@ fn thidctl(namespace: &str, state_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("thidctl runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn helm_releases(namespace: &str) -> Vec<Value> {

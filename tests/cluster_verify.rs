@@ -6,22 +6,14 @@
 mod cluster_support;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cluster_support::{cluster_or_skip, forward_in, http_get, unique};
+use cluster_support::{cluster_or_skip, forward_in, http_get, text, unique};
 use serde_json::Value;
 
 fn thidctl(namespace: &str, state_dir: &Path) -> Command {
     cluster_support::thidctl_command(namespace, state_dir)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Stops the swarm (Ctrl-C, so Locust is told to stop) and brings everything down, also when

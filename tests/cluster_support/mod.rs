@@ -202,6 +202,15 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// A finished command's stdout and stderr together, for assertion messages.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// thidctl run from the project against the testbed: its registry and Debian base, state kept
 /// in `state_dir` so that tests never touch a user's state, nothing inherited from the caller's
 /// THIDCTL_* settings.
