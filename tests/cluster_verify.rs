@@ -48,6 +48,20 @@ fn verify(namespace: &str, state_dir: &Path, extra: &[&str]) -> (Option<i32>, Va
     (output.status.code(), report, text(&output))
 }
 
+/// The failure count of Locust's aggregated row, read from its web API.
+fn locust_failures(locust: std::net::SocketAddr) -> Option<u64> {
+    let (status, body) = http_get(locust, "/stats/requests").ok()?;
+    if status != 200 {
+        return None;
+    }
+    let stats: Value = serde_json::from_str(&body).ok()?;
+    stats["stats"]
+        .as_array()?
+        .iter()
+        .find(|row| row["name"] == "Aggregated")?["num_failures"]
+        .as_u64()
+}
+
 fn statuses(report: &Value) -> Vec<(String, String)> {
     report["checks"]
         .as_array()
@@ -143,6 +157,9 @@ fn the_runbook_verifies_green_and_a_stopped_service_fails_the_right_checks() {
     );
 
     // Take the service away: Locust now fails, and the service's series go stale.
+    let up_report: Value = serde_json::from_slice(&up.stdout).unwrap();
+    let locust = forward_in(&up_report, "locust");
+    let failures_before = locust_failures(locust).expect("Locust answers /stats/requests");
     let scale = Command::new("kubectl")
         .args([
             "scale",
@@ -154,19 +171,29 @@ fn the_runbook_verifies_green_and_a_stopped_service_fails_the_right_checks() {
         .output()
         .unwrap();
     assert!(scale.status.success(), "{}", text(&scale));
-    let prometheus = forward_in(&serde_json::from_slice(&up.stdout).unwrap(), "prometheus");
+    let prometheus = forward_in(&up_report, "prometheus");
     let deadline = Instant::now() + Duration::from_secs(180);
     let query = format!(
         "/api/v1/query?query=thidwick_http_requests_total%7Bnamespace%3D%22{namespace}%22%7D"
     );
+    // Wait for both halves of "gone": Prometheus has ended the service's series, and Locust's
+    // requests fail (refused by the Service that has no endpoints left) rather than stall.
+    let mut failures_now = failures_before;
     while Instant::now() < deadline {
-        if let Ok((200, body)) = http_get(prometheus, &query)
-            && body.contains("\"result\":[]")
-        {
+        let series_ended = matches!(
+            http_get(prometheus, &query),
+            Ok((200, body)) if body.contains("\"result\":[]")
+        );
+        failures_now = locust_failures(locust).unwrap_or(failures_now);
+        if series_ended && failures_now > failures_before {
             break;
         }
         std::thread::sleep(Duration::from_secs(5));
     }
+    assert!(
+        failures_now > failures_before,
+        "Locust's failures did not grow after the service went away ({failures_before} → {failures_now})"
+    );
     let (code, report, all) = verify(
         &namespace,
         state.path(),
