@@ -1,7 +1,8 @@
 //! `thidctl up`, `status` and `down` end to end on the real test cluster (scripts/testbed):
 //! from nothing to forwards that answer, a clean second `up`, and a `down` that leaves nothing.
 //! Plus the two ways `up` must fail cleanly: an image that does not build and a rollout that
-//! never becomes ready. Requests go only to 127.0.0.1 (forwards, registry, API server).
+//! never becomes ready, and a rebuilt image that must roll out while an unchanged one must not.
+//! Requests go only to 127.0.0.1 (forwards, registry, API server).
 
 mod cluster_support;
 
@@ -298,4 +299,88 @@ fn a_rollout_that_never_gets_ready_is_rolled_back() {
         &["down", "--delete-namespace"],
     );
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+}
+
+/// The deployment's image and the names of its pods that are not on their way out.
+fn starter_rollout(namespace: &str) -> (String, Vec<String>) {
+    let get = |args: &[&str]| -> Value {
+        let output = Command::new("kubectl")
+            .args(args)
+            .args(["--namespace", namespace, "--output", "json"])
+            .output()
+            .expect("kubectl runs");
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice(&output.stdout).expect("kubectl prints JSON")
+    };
+    let deployment = get(&["get", "deployment/thidwick-thidwick-starter"]);
+    let image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let pods = get(&["get", "pods", "--selector", "app=thidwick-starter"]);
+    let names = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|pod| pod["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|pod| pod["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    (image, names)
+}
+
+#[test]
+fn a_rebuilt_image_rolls_out_and_an_unchanged_one_leaves_pods_alone() {
+    if !cluster_or_skip() {
+        return;
+    }
+    let namespace = format!("thidctl-e2e-rebuild-{}", unique());
+    let state = tempfile::tempdir().unwrap();
+    let _down = Down {
+        namespace: &namespace,
+        state_dir: state.path(),
+    };
+    let dockerfile = |revision: u32| {
+        format!(
+            "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
+             ENV THIDCTL_E2E_REVISION={revision}\nUSER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\"]\n"
+        )
+    };
+    let (project, config) = starter_only_project(&dockerfile(1));
+    let up = || {
+        let output = thidctl_with_config(
+            &namespace,
+            state.path(),
+            &config,
+            &["up", "--detach", "--output", "json"],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        starter_rollout(&namespace)
+    };
+
+    let (first_image, first_pods) = up();
+    let (repository, tag) = first_image.rsplit_once(':').unwrap();
+    assert!(
+        repository.ends_with("thidctl-test/e2e-starter")
+            && tag.strip_prefix("dev-").is_some_and(|id| id.len() == 12),
+        "pods pull a tag that names the image's content: {first_image}"
+    );
+    assert!(!first_pods.is_empty());
+
+    let unchanged = up();
+    assert_eq!(
+        unchanged,
+        (first_image.clone(), first_pods.clone()),
+        "an unchanged image must not restart the service"
+    );
+
+    std::fs::write(project.path().join("build/Dockerfile"), dockerfile(2)).unwrap();
+    let (rebuilt_image, rebuilt_pods) = up();
+    assert_ne!(
+        rebuilt_image, first_image,
+        "the rebuilt image is not the one deployed"
+    );
+    assert!(
+        !rebuilt_pods.is_empty() && !rebuilt_pods.iter().any(|pod| first_pods.contains(pod)),
+        "the rebuilt image did not roll out: {first_pods:?} → {rebuilt_pods:?}"
+    );
 }

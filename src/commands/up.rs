@@ -283,7 +283,8 @@ fn plan(config: &Config) -> anyhow::Result<String> {
             .unwrap_or_else(|| "delivery undecided: give --registry".into())
     ));
     for image in &config.images {
-        let spec = image_spec(config, image)?;
+        // The id is known only after the build; the plan shows where it goes.
+        let spec = image_spec(config, image)?.pinned("<image id>");
         let cluster_ref = delivery
             .as_ref()
             .map(|d| d.cluster_ref(&spec))

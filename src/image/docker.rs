@@ -124,6 +124,21 @@ impl Docker {
         }
     }
 
+    /// Gives the local image `source` (a reference or an id) the reference `target` too.
+    pub async fn tag(&self, source: &str, target: &str) -> Result<(), ImageError> {
+        let (repository, tag) = split_reference(target);
+        let tag_options = TagImageOptions {
+            repo: Some(repository.to_string()),
+            tag: Some(tag.to_string()),
+        };
+        self.inner
+            .tag_image(source, Some(tag_options))
+            .await
+            .map_err(|error| {
+                self.not_found_or(source, error, format!("tagging {source} as {target}"))
+            })
+    }
+
     /// Tags `local_ref` as `target` (registry/name:tag) and pushes `target`.
     pub async fn push(
         &self,
@@ -132,21 +147,8 @@ impl Docker {
         credentials: Option<RegistryCredentials>,
         on_event: &mut (dyn FnMut(BuildEvent) + Send),
     ) -> Result<(), ImageError> {
+        self.tag(local_ref, target).await?;
         let (repository, tag) = split_reference(target);
-        let tag_options = TagImageOptions {
-            repo: Some(repository.to_string()),
-            tag: Some(tag.to_string()),
-        };
-        self.inner
-            .tag_image(local_ref, Some(tag_options))
-            .await
-            .map_err(|source| {
-                self.not_found_or(
-                    local_ref,
-                    source,
-                    format!("tagging {local_ref} as {target}"),
-                )
-            })?;
 
         let password = credentials.as_ref().map(|c| c.password.clone());
         let credentials = credentials.map(|c| DockerCredentials {

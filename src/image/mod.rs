@@ -43,6 +43,22 @@ impl ImageSpec {
     pub fn local_ref(&self) -> String {
         format!("{}:{}", self.name, self.tag)
     }
+
+    /// The same image under a tag that names its content, `dev` → `dev-1a2b3c4d5e6f` for image
+    /// id `sha256:1a2b3c4d5e6f…`. Pods name the pinned tag, so a rebuilt image changes the pod
+    /// spec and rolls out, while an unchanged one leaves running pods alone.
+    pub fn pinned(&self, image_id: &str) -> ImageSpec {
+        ImageSpec {
+            tag: format!("{}-{}", self.tag, short_id(image_id)),
+            ..self.clone()
+        }
+    }
+}
+
+/// The first 12 hex digits of an image id, as `docker images` shows it.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
 }
 
 /// Progress of a build or push, for the step reporter.
@@ -103,5 +119,11 @@ mod tests {
             network_host: false,
         };
         assert_eq!(spec.local_ref(), "thidctl/thidwick-starter:dev");
+        let pinned = spec.pinned("sha256:0123456789abcdef0123");
+        assert_eq!(
+            pinned.local_ref(),
+            "thidctl/thidwick-starter:dev-0123456789ab"
+        );
+        assert_eq!(pinned.context, spec.context);
     }
 }

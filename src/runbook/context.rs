@@ -17,6 +17,8 @@ pub struct Context {
     pub helm: Option<Helm>,
     pub docker: Option<Docker>,
     pub delivery: Option<Delivery>,
+    /// Image name → the id of the image this run built.
+    pub built_ids: BTreeMap<String, String>,
     /// Image name → the reference the cluster pulls.
     pub cluster_refs: BTreeMap<String, String>,
     pub forwards: Vec<Forward>,
@@ -32,6 +34,7 @@ impl Context {
             helm: None,
             docker: None,
             delivery: None,
+            built_ids: BTreeMap::new(),
             cluster_refs: BTreeMap::new(),
             forwards: Vec::new(),
             repair_stuck: false,

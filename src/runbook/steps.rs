@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use super::{Context, Reporter, Step, StepFuture};
 use crate::config::{Config, ImageConfig, ReleaseConfig};
 use crate::helm::{Helm, Release};
-use crate::image::{BuildEvent, Delivery, Docker, ImageSpec};
+use crate::image::{BuildEvent, Delivery, Docker, ImageSpec, short_id};
 use crate::kube::forward::ForwardSpec;
 
 /// The steps of `up` for this configuration, in order; image steps only for images in use.
@@ -207,7 +207,9 @@ impl Step for BuildImage {
                 .docker()?
                 .build(&spec, &mut |event| report_event(reporter, &title, event))
                 .await?;
-            Ok(format!("{} ({})", spec.local_ref(), short_id(&id)))
+            let summary = format!("{} ({})", spec.local_ref(), short_id(&id));
+            context.built_ids.insert(self.0.name.clone(), id);
+            Ok(summary)
         })
     }
 }
@@ -221,11 +223,18 @@ impl Step for DeliverImage {
 
     fn run<'a>(&'a self, context: &'a mut Context, reporter: &'a Reporter) -> StepFuture<'a> {
         Box::pin(async move {
-            let spec = image_spec(&context.config, &self.0)?;
+            let built = image_spec(&context.config, &self.0)?;
+            let id = context
+                .built_ids
+                .get(&self.0.name)
+                .context("the image was not built in this run")?;
+            let spec = built.pinned(id);
+            let docker = context.docker()?;
+            docker.tag(id, &spec.local_ref()).await?;
             let title = self.title();
             let delivery = context.delivery.as_ref().context("no delivery chosen")?;
             let cluster_ref = delivery
-                .deliver(context.docker()?, &spec, None, &mut |event| {
+                .deliver(docker, &spec, None, &mut |event| {
                     report_event(reporter, &title, event)
                 })
                 .await?;
@@ -247,11 +256,6 @@ fn report_event(reporter: &Reporter, title: &str, event: BuildEvent) {
         BuildEvent::Output(line) => reporter.progress(title, &line),
         BuildEvent::Pushing { status } => reporter.progress(title, &status),
     }
-}
-
-fn short_id(id: &str) -> &str {
-    let id = id.strip_prefix("sha256:").unwrap_or(id);
-    &id[..id.len().min(12)]
 }
 
 /// The helm release for one configured release: its values files and overrides, plus the
