@@ -113,6 +113,36 @@ fn up_twice_then_down_leaves_nothing() {
     let (status, stats) = http_get(locust, "/stats/requests").unwrap();
     assert_eq!(status, 200);
     serde_json::from_str::<Value>(&stats).expect("Locust answers /stats/requests with JSON");
+
+    // The image's Locust (Debian's 2.12) gives the 90th and 99th in its JSON; the report has
+    // every percentile, from its CSV download.
+    let load = thidctl(
+        &namespace,
+        state.path(),
+        &[
+            "load",
+            "--engine",
+            "locust",
+            "--users",
+            "5",
+            "--spawn-rate",
+            "5",
+            "--run-time",
+            "8s",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(load.status.code(), Some(0), "{}", text(&load));
+    let result: Value = serde_json::from_slice(&load.stdout).expect("load prints JSON");
+    let percentiles = &result["aggregated"]["percentiles_ms"];
+    assert!(
+        result["aggregated"]["requests"].as_u64() > Some(0)
+            && ["50", "66", "95", "99.9", "100"]
+                .iter()
+                .all(|label| percentiles[label].is_number()),
+        "{percentiles}"
+    );
     assert!(
         http_get(forward_in(&report, "prometheus"), "/-/ready")
             .unwrap()

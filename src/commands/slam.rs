@@ -10,7 +10,7 @@ use super::load::{Engine, LoadArgs, LocustLocation, locust_plan_from, plan_from}
 use crate::Outcome;
 use crate::cli::OutputFormat;
 use crate::incluster::{self, InClusterArgs};
-use crate::locust::LocustClient;
+use crate::locust::{LocustClient, LocustPlan};
 use crate::report::LoadReport;
 use crate::report::live::LiveView;
 use crate::slam::objective::parse_steps;
@@ -147,7 +147,7 @@ pub fn execute(args: SlamArgs) -> anyhow::Result<Outcome> {
             Engine::Locust if args.cluster.in_cluster => anyhow::bail!(
                 "--in-cluster runs thidctl's own swarm; with --engine locust, Locust already runs in the cluster"
             ),
-            Engine::Locust => drop(locust_plan_from(&args.step(users), &Thresholds::default())?),
+            Engine::Locust => drop(locust_step_plan(&args.step(users))?),
         }
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -155,6 +155,14 @@ pub fn execute(args: SlamArgs) -> anyhow::Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(run(args, steps, objective))
+}
+
+/// Locust's plan for one step. The objective judges p95, so a Locust that does not report it
+/// (0.8 gives only the median) is refused before the first step rather than judged on nothing.
+fn locust_step_plan(step: &LoadArgs) -> anyhow::Result<LocustPlan> {
+    let mut plan = locust_plan_from(step, &Thresholds::default())?;
+    plan.required_percentiles.push("95".to_string());
+    Ok(plan)
 }
 
 async fn run(args: SlamArgs, steps: Vec<u64>, objective: Objective) -> anyhow::Result<Outcome> {
@@ -183,7 +191,7 @@ async fn run(args: SlamArgs, steps: Vec<u64>, objective: Objective) -> anyhow::R
                 let mut live = LiveView::new(quiet);
                 let outcome = match locust {
                     Some(client) => {
-                        let plan = locust_plan_from(&step, &Thresholds::default())?;
+                        let plan = locust_step_plan(&step)?;
                         let run =
                             crate::locust::run(client, &plan, interrupt, |line| live.update(line))
                                 .await?;

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::error::LocustError;
 use super::page;
+use super::percentiles::PercentileTable;
 use super::stats::LocustStats;
 
 /// Locust answers in milliseconds; anything slower means it or its port-forward is stuck.
@@ -132,6 +133,16 @@ impl LocustClient {
             url: self.endpoint("stats/requests").to_string(),
             source,
         })
+    }
+
+    /// The percentiles of Locust's CSV download, which has all of them where the JSON of
+    /// 1.x–2.12 has two; `None` where this Locust has no such CSV (0.8) or it cannot be read.
+    pub async fn percentile_table(&self) -> Result<Option<PercentileTable>, LocustError> {
+        match self.text(Method::GET, "stats/requests/csv").await {
+            Ok(csv_text) => Ok(PercentileTable::parse(&csv_text)),
+            Err(LocustError::Http { status: 404, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Stops every user; the statistics stay until the next swarm or reset.

@@ -71,10 +71,14 @@ pub async fn run(
     follow.ran = stopped_at.duration_since(follow.started);
     let end = driven?;
     stopped?;
-    let last = match settle(client, stopped_at).await {
+    let mut last = match settle(client, stopped_at).await {
         Some(stats) => stats,
         None => follow.last.clone().unwrap_or(before),
     };
+    // A supplement: without it the report shows the percentiles this Locust's JSON lacks as n/a.
+    if let Ok(Some(table)) = client.percentile_table().await {
+        last.fill_percentiles(&table);
+    }
     let report = follow.report(&last, plan, target, end);
     Ok(LocustRun {
         report,
@@ -91,18 +95,33 @@ async fn preflight(client: &LocustClient, plan: &LocustPlan) -> Result<LocustSta
             message: "the Locust master has no workers connected; check its worker pods".into(),
         });
     }
-    // Even an idle Locust lists the percentiles it reports in its aggregate row.
+    // Even an idle Locust lists the percentiles it reports: in its JSON's aggregate row, and
+    // as the columns of its CSV download, which has more of them.
+    let in_json = |label: &String| stats.total.percentiles_ms.contains_key(label);
+    let table = if plan.required_percentiles.iter().all(in_json) {
+        None
+    } else {
+        client.percentile_table().await?
+    };
     if let Some(missing) = plan
         .required_percentiles
         .iter()
-        .find(|label| !stats.total.percentiles_ms.contains_key(*label))
+        .find(|label| !in_json(label) && !table.as_ref().is_some_and(|t| t.offers(label)))
     {
-        let reported: Vec<&str> = stats
+        let mut reported: Vec<&str> = stats
             .total
             .percentiles_ms
             .keys()
             .map(String::as_str)
+            .chain(
+                table
+                    .iter()
+                    .flat_map(|t| t.offered.iter().map(String::as_str)),
+            )
             .collect();
+        let percent = |label: &str| label.parse::<f64>().unwrap_or(f64::MAX);
+        reported.sort_by(|a, b| percent(a).total_cmp(&percent(b)));
+        reported.dedup();
         return Err(LocustError::Refused {
             message: format!(
                 "this Locust does not report a {missing}th percentile (it reports {}), so it cannot be judged",

@@ -8,6 +8,7 @@ pub mod client;
 pub mod engine;
 mod error;
 mod page;
+pub mod percentiles;
 pub mod stats;
 
 pub use client::{ApiGeneration, LocustClient};

@@ -133,8 +133,9 @@ impl LocustRow {
         }
     }
 
-    /// The row as thidctl reports it. Percentiles this Locust does not report are 0 (0.8 gives
-    /// only the median and maximum, 2.12 adds the 90th and 99th, later 2.x the 95th and 99th).
+    /// The row as thidctl reports it. Percentiles this Locust does not report are left out (0.8
+    /// gives only the median and maximum, 2.12 adds the 90th and 99th, later 2.x the 95th and
+    /// 99th), so reports show them as missing rather than as 0 ms.
     /// Where Locust gives no whole-test rates, `elapsed` (the time the stats cover) stands in
     /// for its own test duration.
     pub fn to_request_row(&self, elapsed: Duration) -> RequestRow {
@@ -150,10 +151,10 @@ impl LocustRow {
             max_ms: self.max_ms,
             percentiles_ms: PERCENTILES
                 .iter()
-                .map(|&q| {
+                .filter_map(|&q| {
                     let label = percentile_label(q);
-                    let value = self.percentiles_ms.get(&label).copied().unwrap_or(0.0);
-                    (label, value)
+                    let value = self.percentiles_ms.get(&label).copied()?;
+                    Some((label, value))
                 })
                 .collect(),
             requests_per_s: self.total_rps.unwrap_or(self.requests as f64 / seconds),
@@ -445,8 +446,10 @@ mod tests {
         assert_eq!(row.percentile("95"), 12.0);
         assert_eq!(row.percentile("99"), 21.0);
         assert_eq!(row.percentile("100"), 33.0);
-        assert_eq!(row.percentile("66"), 0.0);
-        assert_eq!(row.percentiles_ms.len(), PERCENTILES.len());
+        assert!(
+            row.percentile("66").is_nan(),
+            "2.47 does not report the 66th"
+        );
         assert_eq!(row.requests_per_s, 265.79741516954056);
         assert_eq!(row.failures_per_s, 79.6897278255047);
         assert_eq!(row.average_content_size, 23.001862197392924);

@@ -173,7 +173,11 @@ fn failures(report: &LoadReport, w: &mut csv::Writer<std::fs::File>) -> csv::Res
 }
 
 /// Milliseconds and rates with enough digits, without float noise.
+/// An empty cell for a value the engine did not report (NaN).
 fn number(value: f64) -> String {
+    if !value.is_finite() {
+        return String::new();
+    }
     let rounded = (value * 1e3).round() / 1e3;
     format!("{rounded}")
 }

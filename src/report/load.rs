@@ -123,8 +123,10 @@ impl RequestRow {
         }
     }
 
+    /// NaN where the engine did not report this percentile (an older Locust); reports show it
+    /// as missing.
     pub fn percentile(&self, label: &str) -> f64 {
-        self.percentiles_ms.get(label).copied().unwrap_or(0.0)
+        self.percentiles_ms.get(label).copied().unwrap_or(f64::NAN)
     }
 
     pub fn fail_ratio(&self) -> f64 {

@@ -191,7 +191,9 @@ fn thresholds_table(out: &mut String, report: &LoadReport) {
 
 /// Milliseconds: whole above 100, one decimal above 10, two below.
 fn ms(value: f64) -> String {
-    if value >= 100.0 {
+    if !value.is_finite() {
+        "n/a".to_string()
+    } else if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {
         format!("{value:.1}")
