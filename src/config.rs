@@ -370,6 +370,10 @@ impl Config {
             ));
         }
         for release in &self.releases {
+            for key in release.set.keys() {
+                crate::overrides::parse_key(key)
+                    .map_err(|problem| format!("release {}: {problem}", release.name))?;
+            }
             if let Some(image) = &release.image
                 && !self.images.iter().any(|i| i.name == image.name)
             {
@@ -419,14 +423,10 @@ fn parse_set(entry: &str) -> Result<(String, String, String), String> {
     };
     let (release, assignment) = entry.split_once(':').ok_or_else(problem)?;
     let (key, value) = assignment.split_once('=').ok_or_else(problem)?;
-    if release.is_empty()
-        || key.is_empty()
-        || key.starts_with('.')
-        || key.ends_with('.')
-        || key.contains("..")
-    {
+    if release.is_empty() || key.is_empty() {
         return Err(problem());
     }
+    crate::overrides::parse_key(key)?;
     Ok((release.into(), key.into(), value.into()))
 }
 

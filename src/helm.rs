@@ -28,6 +28,8 @@ pub enum HelmError {
     },
     #[error("values file {path}: {problem}")]
     Values { path: String, problem: String },
+    #[error("--set override: {0}")]
+    Override(String),
     #[error("cannot write the --set overrides to a temporary values file: {0}")]
     TempFile(#[source] std::io::Error),
 }
@@ -181,7 +183,8 @@ impl Helm {
     pub fn upgrade_command_line(&self, release: &Release) -> String {
         let mut args = self.upgrade_args(release, None);
         for (key, value) in &release.set {
-            let lowered = key.to_ascii_lowercase();
+            // By the last name only: `imagePullSecrets[0].name` names a Secret, it is not one.
+            let lowered = crate::overrides::last_name(key).to_ascii_lowercase();
             let secret = ["password", "token", "secret", "credential"]
                 .iter()
                 .any(|word| lowered.contains(word));
@@ -373,7 +376,8 @@ fn write_overrides(
     if set.is_empty() {
         return Ok(None);
     }
-    let text = serde_yaml::to_string(&nest(set)).expect("string maps serialise");
+    let values = crate::overrides::nest(set).map_err(HelmError::Override)?;
+    let text = serde_yaml::to_string(&values).expect("string maps serialise");
     let mut file = tempfile::Builder::new()
         .prefix("thidctl-values-")
         .suffix(".yaml")
@@ -381,29 +385,6 @@ fn write_overrides(
         .map_err(HelmError::TempFile)?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(HelmError::TempFile)?;
     Ok(Some(file))
-}
-
-pub fn nest(set: &BTreeMap<String, String>) -> serde_yaml::Value {
-    use serde_yaml::{Mapping, Value};
-    let mut root = Mapping::new();
-    for (key, value) in set {
-        let parts: Vec<&str> = key.split('.').collect();
-        let mut node = &mut root;
-        for part in &parts[..parts.len() - 1] {
-            let entry = node
-                .entry(Value::String((*part).to_string()))
-                .or_insert_with(|| Value::Mapping(Mapping::new()));
-            if !entry.is_mapping() {
-                *entry = Value::Mapping(Mapping::new());
-            }
-            node = entry.as_mapping_mut().expect("made a mapping above");
-        }
-        node.insert(
-            Value::String(parts[parts.len() - 1].to_string()),
-            Value::String(value.clone()),
-        );
-    }
-    Value::Mapping(root)
 }
 
 fn shell_quote(word: &str) -> String {
@@ -492,7 +473,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let text = serde_yaml::to_string(&nest(&set)).unwrap();
+        let text = serde_yaml::to_string(&crate::overrides::nest(&set).unwrap()).unwrap();
         let back: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
         assert_eq!(
             back["master"]["config"]["target-host"],

@@ -9,6 +9,7 @@ pub mod image;
 pub mod incluster;
 pub mod kube;
 pub mod locust;
+pub mod overrides;
 pub mod prom;
 pub mod report;
 pub mod runbook;

@@ -1,7 +1,8 @@
 //! `thidctl up`, `status` and `down` end to end on the real test cluster (scripts/testbed):
 //! from nothing to forwards that answer, a clean second `up`, and a `down` that leaves nothing.
 //! Plus the two ways `up` must fail cleanly: an image that does not build and a rollout that
-//! never becomes ready, and a rebuilt image that must roll out while an unchanged one must not.
+//! never becomes ready; a rebuilt image that must roll out while an unchanged one must not; and a
+//! registry that wants a password, for the push and for the pods' pull.
 //! Requests go only to 127.0.0.1 (forwards, registry, API server).
 
 mod cluster_support;
@@ -240,14 +241,36 @@ fn starter_only_project(dockerfile: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn thidctl_with_config(namespace: &str, state_dir: &Path, config: &Path, args: &[&str]) -> Output {
+    thidctl_with_env(
+        namespace,
+        state_dir,
+        config,
+        args,
+        &[("THIDCTL_REGISTRY", cluster_support::REGISTRY)],
+    )
+}
+
+/// thidctl on a project's config with `env` set, and no registry credentials but those given
+/// (an empty Docker config, none in the environment).
+fn thidctl_with_env(
+    namespace: &str,
+    state_dir: &Path,
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let docker_config = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_thidctl"))
         .args(args)
         .env("THIDCTL_NAMESPACE", namespace)
         .env("THIDCTL_STATE_DIR", state_dir)
-        .env("THIDCTL_REGISTRY", cluster_support::REGISTRY)
         .env("THIDCTL_BASE_IMAGE", cluster_support::DEBIAN)
         .env("THIDCTL_CONFIG", config)
+        .env("DOCKER_CONFIG", docker_config.path())
         .env_remove("THIDCTL_PROJECT_DIR")
+        .env_remove("THIDCTL_REGISTRY_USERNAME")
+        .env_remove("THIDCTL_REGISTRY_PASSWORD")
+        .envs(env.iter().copied())
         .output()
         .expect("thidctl runs")
 }
@@ -413,4 +436,153 @@ fn a_rebuilt_image_rolls_out_and_an_unchanged_one_leaves_pods_alone() {
         !rebuilt_pods.is_empty() && !rebuilt_pods.iter().any(|pod| first_pods.contains(pod)),
         "the rebuilt image did not roll out: {first_pods:?} → {rebuilt_pods:?}"
     );
+}
+
+/// A registry on 127.0.0.1 that wants a password: the testbed's `docker-registry` with an
+/// htpasswd file, on a free port, killed with its storage on drop.
+struct PasswordRegistry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+const REGISTRY_USER: &str = "thidctl-e2e";
+const REGISTRY_PASSWORD: &str = "thidctl-e2e-s3cret";
+/// bcrypt of REGISTRY_PASSWORD (the only hash docker-registry's htpasswd accepts).
+const REGISTRY_HTPASSWD: &str =
+    "thidctl-e2e:$2b$05$Us115vDlepWp553wU.o1ceTfZitYQkTxeAe7ddAA1v566ErhdNjyK";
+
+impl PasswordRegistry {
+    fn start() -> PasswordRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        std::fs::write(
+            dir.path().join("htpasswd"),
+            format!("{REGISTRY_HTPASSWD}\n"),
+        )
+        .unwrap();
+        let config = dir.path().join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n\
+                 storage: {{filesystem: {{rootdirectory: {root}/data}}}}\n\
+                 http: {{addr: \"{addr}\"}}\n\
+                 auth: {{htpasswd: {{realm: thidctl-e2e, path: {root}/htpasswd}}}}\n",
+                root = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry (installed by scripts/testbed) runs");
+        let registry = PasswordRegistry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let socket = registry.addr.parse().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !matches!(http_get(socket, "/v2/"), Ok((401, _))) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the password registry did not start on {}",
+                registry.addr
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        registry
+    }
+}
+
+impl Drop for PasswordRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_registry_that_wants_a_password_gets_it_for_the_push_and_the_pull() {
+    if !cluster_or_skip() {
+        return;
+    }
+    let registry = PasswordRegistry::start();
+    let namespace = format!("thidctl-e2e-auth-{}", unique());
+    let state = tempfile::tempdir().unwrap();
+    let _down = Down {
+        namespace: &namespace,
+        state_dir: state.path(),
+    };
+    let (_project, config) = starter_only_project(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
+         USER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\"]\n",
+    );
+    let up = |env: &[(&str, &str)]| {
+        let mut all = vec![("THIDCTL_REGISTRY", registry.addr.as_str())];
+        all.extend_from_slice(env);
+        thidctl_with_env(&namespace, state.path(), &config, &["up", "--detach"], &all)
+    };
+
+    let denied = up(&[]);
+    let said = text(&denied);
+    assert_eq!(denied.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("THIDCTL_REGISTRY_USERNAME"),
+        "the fix is named: {said}"
+    );
+    assert!(
+        helm_releases(&namespace).is_empty(),
+        "nothing was installed: {said}"
+    );
+
+    let allowed = up(&[
+        ("THIDCTL_REGISTRY_USERNAME", REGISTRY_USER),
+        ("THIDCTL_REGISTRY_PASSWORD", REGISTRY_PASSWORD),
+    ]);
+    let said = text(&allowed);
+    assert_eq!(allowed.status.code(), Some(0), "{said}");
+    assert!(
+        !said.contains(REGISTRY_PASSWORD),
+        "the password was printed: {said}"
+    );
+    let kubectl_json = |args: &[&str]| -> Value {
+        let output = Command::new("kubectl")
+            .args(args)
+            .args(["--namespace", &namespace, "--output", "json"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let pod_spec =
+        kubectl_json(&["get", "deployment/thidwick-thidwick-starter"])["spec"]["template"]["spec"]
+            .clone();
+    assert_eq!(
+        pod_spec["imagePullSecrets"][0]["name"], "thidctl-registry",
+        "{pod_spec}"
+    );
+    let image = pod_spec["containers"][0]["image"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(image.starts_with(&format!("{}/", registry.addr)), "{image}");
+    let secret = kubectl_json(&["get", "secret/thidctl-registry"]);
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+
+    let down = thidctl_with_env(&namespace, state.path(), &config, &["down"], &[]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    let gone = Command::new("kubectl")
+        .args(["get", "secret/thidctl-registry", "--namespace", &namespace])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "down left the pull secret behind");
 }

@@ -46,14 +46,38 @@ pub fn execute(args: DownArgs) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let removed = runtime.block_on(async {
         let cluster = crate::kube::connect(Some(&kube_context)).await?;
-        crate::incluster::remove_leftovers(&cluster, &config.namespace).await
+        let jobs = crate::incluster::remove_leftovers(&cluster, &config.namespace).await?;
+        anyhow::Ok((cluster, jobs))
     });
-    match removed {
-        Ok(0) => reporter.finish(title, true, "none", started.elapsed()),
-        Ok(jobs) => reporter.finish(title, true, &format!("{jobs} Job(s)"), started.elapsed()),
+    let cluster = match removed {
+        Ok((cluster, jobs)) => {
+            let detail = match jobs {
+                0 => "none".to_string(),
+                jobs => format!("{jobs} Job(s)"),
+            };
+            reporter.finish(title, true, &detail, started.elapsed());
+            cluster
+        }
         Err(error) => {
             reporter.finish(title, false, &format!("{error:#}"), started.elapsed());
             return Err(error);
+        }
+    };
+
+    let title = "remove the registry pull secret";
+    reporter.start(title);
+    let started = Instant::now();
+    match runtime.block_on(crate::kube::pull_secret::delete_pull_secret(
+        &cluster,
+        &config.namespace,
+    )) {
+        Ok(removed) => {
+            let detail = if removed { "removed" } else { "none" };
+            reporter.finish(title, true, detail, started.elapsed());
+        }
+        Err(error) => {
+            reporter.finish(title, false, &error.to_string(), started.elapsed());
+            return Err(error.into());
         }
     }
 
@@ -87,10 +111,11 @@ pub fn execute(args: DownArgs) -> anyhow::Result<Outcome> {
         let title = format!("delete namespace {namespace}");
         reporter.start(&title);
         let started = Instant::now();
-        runtime.block_on(async {
-            let cluster = crate::kube::connect(Some(&kube_context)).await?;
-            crate::kube::delete_namespace(&cluster, namespace, Duration::from_secs(120)).await
-        })?;
+        runtime.block_on(crate::kube::delete_namespace(
+            &cluster,
+            namespace,
+            Duration::from_secs(120),
+        ))?;
         reporter.finish(&title, true, "deleted", started.elapsed());
     }
     state::remove(&state_path)?;

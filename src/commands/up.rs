@@ -162,6 +162,7 @@ fn recorded_images(context: &Context) -> std::collections::BTreeMap<String, stat
                 state::ImageRecord {
                     reference: reference.clone(),
                     pull_policy: pull_policy.to_string(),
+                    pull_secret: context.pull_secret.clone(),
                 },
             )
         })

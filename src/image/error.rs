@@ -55,6 +55,8 @@ pub enum ImageError {
          a registry the cluster can pull from: pass --registry HOST[:PORT]"
     )]
     NoDelivery { context: String },
+    #[error("registry credentials for {registry}: {problem}")]
+    Credentials { registry: String, problem: String },
     #[error("`{binary}` is not installed or not on PATH: {install}")]
     ToolMissing {
         binary: &'static str,
@@ -89,9 +91,10 @@ fn push_hint(message: &str) -> &'static str {
         " (is the registry running and reachable from the Docker engine?)"
     } else if message.contains("unauthorized")
         || message.contains("authentication required")
+        || message.contains("no basic auth credentials")
         || message.contains("denied")
     {
-        " (give registry credentials or run `docker login` for this registry)"
+        " (set THIDCTL_REGISTRY_USERNAME and THIDCTL_REGISTRY_PASSWORD, or run `docker login` for this registry)"
     } else {
         ""
     }

@@ -5,6 +5,7 @@
 //! without a BuildKit session.
 
 mod context;
+pub mod credentials;
 pub mod delivery;
 mod docker;
 mod error;

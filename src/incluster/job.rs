@@ -33,6 +33,8 @@ pub struct WorkerJob {
     pub namespace: String,
     pub image: String,
     pub pull_policy: String,
+    /// The Secret to pull `image` with, for a registry that wants credentials.
+    pub pull_secret: Option<String>,
     pub workers: u64,
     /// `thidctl worker …` arguments, the same for every pod (the index comes from the Job).
     pub args: Vec<String>,
@@ -94,6 +96,11 @@ impl WorkerJob {
                         "terminationGracePeriodSeconds": 30,
                         "enableServiceLinks": false,
                         "securityContext": {"runAsNonRoot": true, "runAsUser": 10001},
+                        "imagePullSecrets": self
+                            .pull_secret
+                            .iter()
+                            .map(|name| json!({"name": name}))
+                            .collect::<Vec<_>>(),
                         "containers": [{
                             "name": "worker",
                             "image": self.image,
@@ -187,6 +194,7 @@ mod tests {
             namespace: "team".into(),
             image: "127.0.0.1:5000/thidctl/thidctl:dev".into(),
             pull_policy: "Always".into(),
+            pull_secret: None,
             workers: 3,
             args: vec!["worker".into()],
             scenario: scenario.map(str::to_string),
@@ -209,7 +217,21 @@ mod tests {
         let pod = template.spec.unwrap();
         assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
         assert!(pod.volumes.unwrap_or_default().is_empty());
+        assert!(pod.image_pull_secrets.unwrap_or_default().is_empty());
         assert_eq!(job.metadata.labels.unwrap()[RUN_LABEL], "thidctl-load-ab12");
+    }
+
+    #[test]
+    fn workers_pull_with_the_secret_up_applied() {
+        let job = WorkerJob {
+            pull_secret: Some("thidctl-registry".into()),
+            ..spec(None)
+        }
+        .job();
+        let pod = job.spec.unwrap().template.spec.unwrap();
+        let secrets = pod.image_pull_secrets.unwrap();
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(secrets[0].name, "thidctl-registry");
     }
 
     #[test]

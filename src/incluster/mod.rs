@@ -100,7 +100,7 @@ pub async fn run_load(
     let plan = plan_from(&load)?;
     let namespace = load.locust.namespace.clone();
     let cluster = crate::kube::connect(load.locust.context.as_deref()).await?;
-    let (image, pull_policy) = worker_image(args, &cluster.context, &namespace)?;
+    let image = worker_image(args, &cluster.context, &namespace)?;
     let scenario = match &load.scenario {
         Some(file) => Some(
             std::fs::read_to_string(file)
@@ -120,8 +120,9 @@ pub async fn run_load(
     let job = WorkerJob {
         name: run_name(),
         namespace,
-        image,
-        pull_policy,
+        image: image.reference,
+        pull_policy: image.pull_policy,
+        pull_secret: image.pull_secret,
         workers: args.workers,
         args: job::worker_args(&load, &host, args.workers),
         scenario,
@@ -183,15 +184,19 @@ fn worker_image(
     args: &InClusterArgs,
     context: &str,
     namespace: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<state::ImageRecord> {
     if let Some(image) = &args.worker_image {
-        return Ok((image.clone(), "IfNotPresent".to_string()));
+        return Ok(state::ImageRecord {
+            reference: image.clone(),
+            pull_policy: "IfNotPresent".to_string(),
+            pull_secret: None,
+        });
     }
     let path = state::path_for(context, namespace);
     let recorded =
         state::load(&path)?.and_then(|deployed| deployed.images.get(IMAGE_NAME).cloned());
     match recorded {
-        Some(image) => Ok((image.reference, image.pull_policy)),
+        Some(image) => Ok(image),
         None => bail!(
             "no thidctl image is known for namespace {namespace} in context {context}: run `thidctl up` there \
              (it builds and delivers thidctl/thidctl) or give --worker-image REF"

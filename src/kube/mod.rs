@@ -8,6 +8,7 @@ mod error;
 pub mod forward;
 mod namespace;
 mod pods;
+pub mod pull_secret;
 mod rollout;
 mod selector;
 mod why;

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::helm::Helm;
-use crate::image::{Delivery, Docker};
+use crate::image::{Delivery, Docker, RegistryCredentials};
 use crate::kube::Cluster;
 use crate::kube::forward::Forward;
 
@@ -17,6 +17,10 @@ pub struct Context {
     pub helm: Option<Helm>,
     pub docker: Option<Docker>,
     pub delivery: Option<Delivery>,
+    /// For pushing to the registry, when it wants them.
+    pub registry_credentials: Option<RegistryCredentials>,
+    /// The pull secret the releases and in-cluster workers name, once applied.
+    pub pull_secret: Option<String>,
     /// Image name → the id of the image this run built.
     pub built_ids: BTreeMap<String, String>,
     /// Image name → the reference the cluster pulls.
@@ -34,6 +38,8 @@ impl Context {
             helm: None,
             docker: None,
             delivery: None,
+            registry_credentials: None,
+            pull_secret: None,
             built_ids: BTreeMap::new(),
             cluster_refs: BTreeMap::new(),
             forwards: Vec::new(),

@@ -22,6 +22,9 @@ pub struct ImageRecord {
     /// The reference the cluster pulls.
     pub reference: String,
     pub pull_policy: String,
+    /// The image pull secret pods need for this registry, when it wants credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -201,6 +204,7 @@ mod tests {
                 ImageRecord {
                     reference: "127.0.0.1:5000/thidctl/thidctl:dev".into(),
                     pull_policy: "Always".into(),
+                    pull_secret: Some("thidctl-registry".into()),
                 },
             )]),
         };

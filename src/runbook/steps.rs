@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use super::{Context, Reporter, Step, StepFuture};
 use crate::config::{Config, ImageConfig, ReleaseConfig};
 use crate::helm::{Helm, Release};
-use crate::image::{BuildEvent, Delivery, Docker, ImageSpec, short_id};
+use crate::image::{BuildEvent, Delivery, Docker, ImageSpec, credentials, short_id};
 use crate::kube::forward::ForwardSpec;
 
 /// The steps of `up` for this configuration, in order; image steps only for images in use.
@@ -22,6 +22,9 @@ pub fn up_steps(config: &Config) -> Vec<Box<dyn Step>> {
         }
         for image in &images {
             steps.push(Box::new(DeliverImage(image.clone())));
+        }
+        if config.registry.is_some() {
+            steps.push(Box::new(ApplyPullSecret));
         }
     }
     for release in &config.releases {
@@ -96,11 +99,17 @@ impl Step for ConnectDocker {
         Box::pin(async move {
             let docker = Docker::connect().await?;
             let delivery = choose_delivery(&context.config, &context.cluster()?.context)?;
-            let detail = format!(
+            let mut detail = format!(
                 "Engine API {}, images reach the cluster by {}",
                 docker.api_version(),
                 delivery_label(&delivery)
             );
+            if let Delivery::Registry { registry } = &delivery {
+                context.registry_credentials = credentials::find(registry)?;
+                if let Some(found) = &context.registry_credentials {
+                    detail.push_str(&format!(" as {}", found.username));
+                }
+            }
             context.docker = Some(docker);
             context.delivery = Some(delivery);
             Ok(detail)
@@ -233,8 +242,9 @@ impl Step for DeliverImage {
             docker.tag(id, &spec.local_ref()).await?;
             let title = self.title();
             let delivery = context.delivery.as_ref().context("no delivery chosen")?;
+            let credentials = context.registry_credentials.clone();
             let cluster_ref = delivery
-                .deliver(docker, &spec, None, &mut |event| {
+                .deliver(docker, &spec, credentials, &mut |event| {
                     report_event(reporter, &title, event)
                 })
                 .await?;
@@ -287,6 +297,9 @@ pub fn release_for(context: &Context, release: &ReleaseConfig) -> anyhow::Result
             );
         }
     }
+    if let Some(secret) = &context.pull_secret {
+        set.insert("imagePullSecrets[0].name".to_string(), secret.clone());
+    }
     set.extend(release.set.clone());
     Ok(Release {
         name: release.name.clone(),
@@ -304,6 +317,43 @@ pub fn split_reference(reference: &str) -> (&str, &str) {
     match reference.rsplit_once(':') {
         Some((repository, tag)) if !tag.contains('/') => (repository, tag),
         _ => (reference, "latest"),
+    }
+}
+
+/// Pods pull from a registry that wanted credentials for the push with the same credentials,
+/// through a pull secret the charts' `imagePullSecrets` name.
+pub struct ApplyPullSecret;
+
+impl Step for ApplyPullSecret {
+    fn title(&self) -> String {
+        "registry pull secret".into()
+    }
+
+    fn run<'a>(&'a self, context: &'a mut Context, _: &'a Reporter) -> StepFuture<'a> {
+        Box::pin(async move {
+            let Some(Delivery::Registry { registry }) = &context.delivery else {
+                return Ok("not needed: images are not pulled from a registry".to_string());
+            };
+            let Some(found) = &context.registry_credentials else {
+                return Ok(format!(
+                    "none: no credentials for {registry}, pods pull anonymously"
+                ));
+            };
+            let namespace = &context.config.namespace;
+            crate::kube::pull_secret::apply_pull_secret(
+                context.cluster()?,
+                namespace,
+                registry,
+                &found.username,
+                &found.password,
+            )
+            .await?;
+            let name = crate::kube::pull_secret::PULL_SECRET;
+            context.pull_secret = Some(name.to_string());
+            Ok(format!(
+                "secret {name} in namespace {namespace} for {registry}"
+            ))
+        })
     }
 }
 
