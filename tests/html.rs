@@ -2,21 +2,24 @@
 //! networking off, and the test checks both what the browser built (the DOM after loading) and
 //! what it painted (the screenshot's pixels).
 //!
-//! CI needs the Debian package `chromium`. Without it the test fails when `CI=true` and prints
-//! "skipped: chromium not installed" otherwise.
+//! CI needs the Debian package `chromium`. Without it the test fails when CI is set and prints
+//! "skipped: no chromium" otherwise.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::support;
 use thidctl::report::html;
-use thidctl::report::load::{FailureRow, LoadReport, ModelSummary, RequestRow};
+use thidctl::report::load::{FailureRow, LoadReport, ModelSummary, RequestRow, percentile_label};
 use thidctl::slam::{Breach, Knee, Objective, SlamReport, SlamStep};
 use thidctl::swarm::EndReason;
-use thidctl::swarm::collector::HistoryRow;
+use thidctl::swarm::collector::{HistoryRow, PERCENTILES};
 use thidctl::thresholds::ThresholdResult;
 
 /// A browser that has not finished a static page in this long is stuck.
@@ -47,14 +50,12 @@ fn load_page_renders_in_a_browser() {
     );
     assert!(rendered.dom.contains("Aggregated") && rendered.dom.contains("Failures"));
     // Each series' lines, not just its legend swatch (88 px), were painted.
-    for (name, colour) in [
+    rendered.assert_painted(&[
         ("users", GREEN),
         ("requests/s and p50", BLUE),
         ("p95", ORANGE),
         ("failures/s and p99", VERMILLION),
-    ] {
-        rendered.assert_painted(name, colour, 1_000);
-    }
+    ]);
 }
 
 #[test]
@@ -83,14 +84,12 @@ fn slam_page_renders_in_a_browser() {
             .dom
             .contains("p95 180.0 ms is above the limit of 100.0 ms")
     );
-    for (name, colour) in [
+    rendered.assert_painted(&[
         ("users", GREEN),
         ("requests/s", BLUE),
         ("p95", ORANGE),
         ("p99", VERMILLION),
-    ] {
-        rendered.assert_painted(name, colour, 1_000);
-    }
+    ]);
 }
 
 /// One file, nothing fetched: no scripts, stylesheets, images or frames from anywhere.
@@ -135,21 +134,26 @@ struct Rendered {
 }
 
 impl Rendered {
-    /// At least `minimum` pixels within a small distance of `colour`. Anti-aliased edges
-    /// blend into the background, but a 2.5 px line's core keeps its colour, and nothing on
-    /// the page besides the charts uses these colours — so this counts painted chart lines.
-    /// Measured on the load page: 2,300–5,200 such pixels per colour; with the plotted series
-    /// hidden by CSS (legends left) 75–160, so 1,000 tells the two apart with room to spare.
-    fn assert_painted(&self, name: &str, colour: [u8; 3], minimum: usize) {
-        let close = |pixel: &[u8; 3]| pixel.iter().zip(colour).all(|(&a, b)| a.abs_diff(b) <= 12);
-        let count = self.rgb.iter().filter(|p| close(p)).count();
-        assert!(
-            count >= minimum,
-            "{name}: only {count} pixels of {colour:02X?} in {} ({}×{})",
-            self.screenshot.display(),
-            self.width,
-            self.height
-        );
+    /// For each series (name, colour), at least `PAINTED_MINIMUM` pixels within a small distance
+    /// of its colour. Anti-aliased edges blend into the background, but a 2.5 px line's core
+    /// keeps its colour, and nothing on the page besides the charts uses these colours — so this
+    /// counts painted chart lines. Measured on the load page: 2,300–5,200 such pixels per colour;
+    /// with the plotted series hidden by CSS (legends left) 75–160, so 1,000 tells the two apart
+    /// with room to spare.
+    fn assert_painted(&self, series: &[(&str, [u8; 3])]) {
+        const PAINTED_MINIMUM: usize = 1_000;
+        for &(name, colour) in series {
+            let close =
+                |pixel: &[u8; 3]| pixel.iter().zip(colour).all(|(&a, b)| a.abs_diff(b) <= 12);
+            let count = self.rgb.iter().filter(|p| close(p)).count();
+            assert!(
+                count >= PAINTED_MINIMUM,
+                "{name}: only {count} pixels of {colour:02X?} in {} ({}×{})",
+                self.screenshot.display(),
+                self.width,
+                self.height
+            );
+        }
     }
 }
 
@@ -159,12 +163,8 @@ static BROWSER: Mutex<()> = Mutex::new(());
 /// Loads `page` in headless Chromium: the DOM after loading and a decoded screenshot, kept in
 /// `target/tmp/html/` for a human to look at. `None` (skipped) without Chromium, unless on CI.
 fn render_in_chromium(name: &str, page: &str) -> Option<Rendered> {
-    let Some(chromium) = find_chromium() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium is not installed; CI needs the Debian package `chromium`"
-        );
-        eprintln!("skipped: chromium not installed");
+    let Some(chromium) = support::on_path(&["chromium", "chromium-browser"]) else {
+        support::require("chromium", false, "the Debian package `chromium`");
         return None;
     };
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,13 +197,6 @@ fn render_in_chromium(name: &str, page: &str) -> Option<Rendered> {
     })
 }
 
-fn find_chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-}
-
 /// Runs Chromium with a fresh profile and networking off; its stdout, killed after
 /// `BROWSER_TIMEOUT`.
 fn run_chromium(chromium: &Path, args: &[String]) -> String {
@@ -232,21 +225,12 @@ fn run_chromium(chromium: &Path, args: &[String]) -> String {
         .stderr(File::create(errors.path()).unwrap())
         .spawn()
         .expect("start chromium");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "chromium {args:?} took more than {BROWSER_TIMEOUT:?}; stderr:\n{}",
-                std::fs::read_to_string(errors.path()).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = support::wait_at_most(&mut child, BROWSER_TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "chromium {args:?} took more than {BROWSER_TIMEOUT:?}; stderr:\n{}",
+            std::fs::read_to_string(errors.path()).unwrap_or_default()
+        )
+    });
     assert!(
         status.success(),
         "chromium {args:?}: {status}; stderr:\n{}",
@@ -382,9 +366,6 @@ fn request_row(
     median_ms: f64,
     duration: f64,
 ) -> RequestRow {
-    let labels = [
-        "50", "66", "75", "80", "90", "95", "98", "99", "99.9", "99.99", "100",
-    ];
     RequestRow {
         method: method.into(),
         name: name.into(),
@@ -394,10 +375,11 @@ fn request_row(
         average_ms: median_ms * 1.3,
         min_ms: 1.1,
         max_ms: median_ms * 9.0,
-        percentiles_ms: labels
-            .iter()
+        // Labelled as the library labels them, so the renderer finds the columns it looks for.
+        percentiles_ms: PERCENTILES
+            .into_iter()
             .zip(PERCENTILE_FACTORS)
-            .map(|(label, factor)| (label.to_string(), median_ms * factor))
+            .map(|(quantile, factor)| (percentile_label(quantile), median_ms * factor))
             .collect::<BTreeMap<_, _>>(),
         requests_per_s: requests as f64 / duration,
         failures_per_s: failures as f64 / duration,
@@ -405,7 +387,7 @@ fn request_row(
     }
 }
 
-/// Percentiles as multiples of the median, in the history's order (50, 66 … 99.99, 100).
+/// Percentiles as multiples of the median, in `PERCENTILES` order (50, 66 … 99.99, 100).
 const PERCENTILE_FACTORS: [f64; 11] = [1.0, 1.2, 1.4, 1.5, 1.9, 2.6, 3.2, 3.8, 6.0, 8.0, 9.0];
 
 /// Five steps of 20 s: throughput scales to 100 users, stalls at 200 while p95 shoots up.

@@ -4,32 +4,20 @@
 //! developer's run prints "skipped: …"; with CI set the same absence fails the test, so CI
 //! never passes by skipping. Every image and tag made here is unique to the run and removed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use common::support;
+use support::require;
 use thidctl::image::{BuildEvent, Delivery, Docker, ImageError, ImageSpec};
 
 const REGISTRY: &str = "127.0.0.1:5000";
 const DEBIAN: &str = "127.0.0.1:5000/debian:bookworm";
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
-}
-
-/// Whether the test can go on; panics in CI when it cannot.
-fn require(what: &str, present: bool) -> bool {
-    if !present {
-        assert!(
-            !in_ci(),
-            "{what} is required when CI is set, but it is missing"
-        );
-        eprintln!("skipped: no {what}");
-    }
-    present
-}
 
 fn docker_present() -> bool {
     Path::new("/var/run/docker.sock").exists()
@@ -42,16 +30,62 @@ fn debian_base_present() -> bool {
 }
 
 async fn docker() -> Option<Docker> {
-    if !require("docker", docker_present()) {
+    if !require("docker", docker_present(), "a Docker engine") {
         return None;
     }
     Some(Docker::connect().await.expect("the Docker engine answers"))
+}
+
+/// Docker, with the Debian base in the local registry for the builds that start from it.
+async fn docker_with_debian() -> Option<Docker> {
+    let docker = docker().await?;
+    let base = format!("{DEBIAN} in the local registry");
+    require(
+        &base,
+        debian_base_present(),
+        "the testbed (scripts/testbed up)",
+    )
+    .then_some(docker)
 }
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/images")
         .join(path)
+}
+
+/// A build of `dockerfile` in `context`, under a tag of its own: no extra files, no build
+/// arguments, no host network.
+fn image_spec(name: &str, context: PathBuf, dockerfile: PathBuf) -> ImageSpec {
+    ImageSpec {
+        name: name.to_string(),
+        tag: unique_tag(),
+        context,
+        dockerfile,
+        extra_files: Vec::new(),
+        build_args: BTreeMap::new(),
+        network_host: false,
+    }
+}
+
+/// A build whose context is a fresh temporary directory holding `files` (name, content), its
+/// `Dockerfile` among them. Dropping the returned `TempDir` deletes the context: keep it.
+fn spec_in_temp_dir(name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, ImageSpec) {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, content) in files {
+        std::fs::write(dir.path().join(file), content).unwrap();
+    }
+    let spec = image_spec(
+        name,
+        dir.path().to_path_buf(),
+        dir.path().join("Dockerfile"),
+    );
+    (dir, spec)
+}
+
+/// The build argument that bases an image on the registry's Debian.
+fn debian_base() -> BTreeMap<String, String> {
+    BTreeMap::from([("BASE_IMAGE".to_string(), DEBIAN.to_string())])
 }
 
 /// A tag no other run (parallel test, other checkout) uses.
@@ -96,13 +130,9 @@ impl OkContext {
 
     fn spec(&self, name: &str, dockerfile: PathBuf) -> ImageSpec {
         ImageSpec {
-            name: name.to_string(),
-            tag: unique_tag(),
-            context: self.dir.path().join("ctx"),
-            dockerfile,
             extra_files: vec![(self.dir.path().join("tool"), "bin/tool".into())],
-            build_args: BTreeMap::from([("BASE_IMAGE".to_string(), DEBIAN.to_string())]),
-            network_host: false,
+            build_args: debian_base(),
+            ..image_spec(name, self.dir.path().join("ctx"), dockerfile)
         }
     }
 }
@@ -220,13 +250,9 @@ async fn builds_a_scratch_image_without_ignored_files_and_pushes_it() {
 
 #[tokio::test]
 async fn a_run_step_sees_the_context_docker_would_send() {
-    let Some(docker) = docker().await else { return };
-    if !require(
-        &format!("{DEBIAN} in the local registry"),
-        debian_base_present(),
-    ) {
+    let Some(docker) = docker_with_debian().await else {
         return;
-    }
+    };
     let context = OkContext::new();
     let mut spec = context.spec("thidctl-test/debian-ok", fixture("ok/Dockerfile"));
     spec.dockerfile = context.dir.path().join("ctx/Dockerfile");
@@ -247,21 +273,16 @@ async fn a_run_step_sees_the_context_docker_would_send() {
 
 #[tokio::test]
 async fn a_failing_step_is_named_with_its_output() {
-    let Some(docker) = docker().await else { return };
-    if !require(
-        &format!("{DEBIAN} in the local registry"),
-        debian_base_present(),
-    ) {
+    let Some(docker) = docker_with_debian().await else {
         return;
-    }
+    };
     let spec = ImageSpec {
-        name: "thidctl-test/debian-fail".into(),
-        tag: unique_tag(),
-        context: fixture("fail"),
-        dockerfile: fixture("fail/Dockerfile"),
-        extra_files: Vec::new(),
-        build_args: BTreeMap::from([("BASE_IMAGE".to_string(), DEBIAN.to_string())]),
-        network_host: false,
+        build_args: debian_base(),
+        ..image_spec(
+            "thidctl-test/debian-fail",
+            fixture("fail"),
+            fixture("fail/Dockerfile"),
+        )
     };
 
     let (result, _, took) = build(&docker, &spec).await;
@@ -287,21 +308,10 @@ async fn a_failing_step_is_named_with_its_output() {
 #[tokio::test]
 async fn a_missing_file_fails_a_scratch_build() {
     let Some(docker) = docker().await else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY missing-file /\n",
-    )
-    .unwrap();
-    let spec = ImageSpec {
-        name: "thidctl-test/scratch-fail".into(),
-        tag: unique_tag(),
-        context: dir.path().to_path_buf(),
-        dockerfile: dir.path().join("Dockerfile"),
-        extra_files: Vec::new(),
-        build_args: BTreeMap::new(),
-        network_host: false,
-    };
+    let (_dir, spec) = spec_in_temp_dir(
+        "thidctl-test/scratch-fail",
+        &[("Dockerfile", "FROM scratch\nCOPY missing-file /\n")],
+    );
 
     let (result, _, _) = build(&docker, &spec).await;
     let message = result
@@ -317,21 +327,13 @@ async fn a_missing_file_fails_a_scratch_build() {
 #[tokio::test]
 async fn a_dockerfile_syntax_error_is_a_build_failure() {
     let Some(docker) = docker().await else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nNOPE this is not an instruction\n",
-    )
-    .unwrap();
-    let spec = ImageSpec {
-        name: "thidctl-test/syntax".into(),
-        tag: unique_tag(),
-        context: dir.path().to_path_buf(),
-        dockerfile: dir.path().join("Dockerfile"),
-        extra_files: Vec::new(),
-        build_args: BTreeMap::new(),
-        network_host: false,
-    };
+    let (_dir, spec) = spec_in_temp_dir(
+        "thidctl-test/syntax",
+        &[(
+            "Dockerfile",
+            "FROM scratch\nNOPE this is not an instruction\n",
+        )],
+    );
 
     let (result, _, _) = build(&docker, &spec).await;
     let error = result.expect_err("an unknown instruction fails");
@@ -342,22 +344,13 @@ async fn a_dockerfile_syntax_error_is_a_build_failure() {
 #[tokio::test]
 async fn a_push_to_an_unreachable_registry_is_push_failed() {
     let Some(docker) = docker().await else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY hello.txt /\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("hello.txt"), "hi\n").unwrap();
-    let spec = ImageSpec {
-        name: "thidctl-test/unreachable".into(),
-        tag: unique_tag(),
-        context: dir.path().to_path_buf(),
-        dockerfile: dir.path().join("Dockerfile"),
-        extra_files: Vec::new(),
-        build_args: BTreeMap::new(),
-        network_host: false,
-    };
+    let (_dir, spec) = spec_in_temp_dir(
+        "thidctl-test/unreachable",
+        &[
+            ("Dockerfile", "FROM scratch\nCOPY hello.txt /\n"),
+            ("hello.txt", "hi\n"),
+        ],
+    );
     build(&docker, &spec)
         .await
         .0

@@ -10,38 +10,12 @@ use std::thread;
 use std::time::Duration;
 
 use common::Starter;
+use common::support;
 use serde_json::Value;
-
-fn thidctl() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_thidctl"));
-    command.env_remove("THIDCTL_HOST");
-    command
-}
+use support::{assert_exit, free_addr, hello_count, json_of, thidctl};
 
 fn load(args: &[&str]) -> Output {
-    thidctl()
-        .arg("load")
-        .args(args)
-        .output()
-        .expect("thidctl runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn hello_count(starter: &Starter, status: u16) -> f64 {
-    let (_, text) = common::http_get(starter.addr(), "/metrics/prometheus");
-    let series = format!(
-        "thidwick_http_requests_total{{method=\"GET\",route=\"/hello\",status=\"{status}\"}}"
-    );
-    common::prometheus_value(&text, &series).unwrap_or(0.0)
+    support::run_thidctl("load", args)
 }
 
 fn failures_by_cause(report: &Value) -> Vec<(String, u64)> {
@@ -75,12 +49,7 @@ fn counts_add_up_with_the_service() {
         "--output",
         "json",
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let report = json_of(&output);
     assert_eq!(report["aggregated"]["requests"], 500);
     assert_eq!(report["aggregated"]["failures"], 0);
@@ -93,9 +62,6 @@ fn counts_add_up_with_the_service() {
 #[test]
 fn json_output_matches_the_committed_schema() {
     let starter = Starter::spawn(&["--fail-ratio", "0.1"]);
-    let schema: Value = serde_json::from_str(include_str!("../schemas/load-report.schema.json"))
-        .expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let url = starter.url();
     for extra in [
         &["--users", "4"][..],
@@ -113,10 +79,7 @@ fn json_output_matches_the_committed_schema() {
         ];
         args.extend_from_slice(extra);
         let report = json_of(&load(&args));
-        let errors: Vec<String> = validator
-            .iter_errors(&report)
-            .map(|e| format!("{e} at {}", e.instance_path()))
-            .collect();
+        let errors = support::load_report_schema_errors(&report);
         assert!(errors.is_empty(), "{extra:?}: {errors:#?}");
         assert!(!report["history"].as_array().unwrap().is_empty());
     }
@@ -216,12 +179,7 @@ fn csv_files_have_locust_columns() {
         "--csv",
         prefix.to_str().unwrap(),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let read = |suffix: &str| {
         let mut reader = csv::Reader::from_path(format!("{}{suffix}", prefix.display())).unwrap();
         let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
@@ -296,15 +254,6 @@ fn csv_files_have_locust_columns() {
     assert_eq!(&rows[0][2], "HTTP 500 Internal Server Error");
 }
 
-/// A port with nothing listening: bind, note the port, close.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A server that accepts and then misbehaves: `hang` keeps the connection silent, otherwise
 /// it closes without answering (a reset, since the request sits unread).
 fn misbehaving_server(hang: bool) -> u16 {
@@ -329,12 +278,7 @@ fn single_cause(args: &[&str]) -> (Value, Vec<(String, u64)>) {
     let mut all = vec!["--path", "/hello", "--users", "2", "--output", "json"];
     all.extend_from_slice(args);
     let output = load(&all);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let report = json_of(&output);
     let causes = failures_by_cause(&report);
     (report, causes)
@@ -342,7 +286,7 @@ fn single_cause(args: &[&str]) -> (Value, Vec<(String, u64)>) {
 
 #[test]
 fn refused_connections_are_failures_and_the_run_goes_on() {
-    let url = format!("http://127.0.0.1:{}", closed_port());
+    let url = format!("http://{}", free_addr());
     let (report, causes) = single_cause(&["--host", &url, "--iterations", "40"]);
     assert_eq!(report["aggregated"]["requests"], 40);
     assert_eq!(causes, vec![("connection_refused".to_string(), 40)]);
@@ -390,12 +334,7 @@ fn unresolvable_hosts_are_dns_failures() {
         .args(["--path", "/hello", "--iterations", "3", "--output", "json"])
         .output()
         .expect("unshare (util-linux) runs; the tests run as root");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert_eq!(
         failures_by_cause(&json_of(&output)),
         vec![("dns".to_string(), 3)]
@@ -435,26 +374,10 @@ fn bad_input_is_one_line_exit_2_and_nothing_is_sent() {
     for (args, expected) in cases {
         let mut all = args.clone();
         all.extend(["--iterations", "5"]);
-        let output = load(&all);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "{args:?} printed more than one line: {stderr}"
-        );
+        let stderr = support::assert_refused(&load(&all), &args);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
-        assert!(output.stdout.is_empty(), "{args:?} printed a report");
     }
-    let (_, text) = common::http_get(starter.addr(), "/metrics/prometheus");
-    assert_eq!(
-        common::prometheus_value(
-            &text,
-            "thidwick_http_requests_total{method=\"GET\",route=\"/hello\",status=\"200\"}"
-        )
-        .unwrap_or(0.0),
-        0.0
-    );
+    assert_eq!(hello_count(&starter, 200), 0.0);
 }
 
 #[test]
@@ -479,11 +402,7 @@ fn ctrl_c_stops_and_still_reports() {
         .spawn()
         .unwrap();
     thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::send_signal(&child, "INT");
     let mut stdout = String::new();
     child
         .stdout
@@ -517,7 +436,7 @@ fn open_model_corrects_for_coordinated_omission() {
         "--output",
         "json",
     ]);
-    assert_eq!(output.status.code(), Some(0));
+    assert_exit(&output, 0);
     let report = json_of(&output);
     let open = &report["open_model"];
     assert!(open["late_starts"].as_u64().unwrap() > 0, "{open}");
@@ -540,8 +459,7 @@ fn open_model_corrects_for_coordinated_omission() {
 #[test]
 fn metrics_endpoint_serves_locust_series_while_running() {
     let starter = Starter::spawn(&[]);
-    let port = closed_port();
-    let address = format!("127.0.0.1:{port}");
+    let address = free_addr().to_string();
     let mut child = thidctl()
         .args([
             "load",
@@ -604,12 +522,7 @@ fn html_report_is_written_with_its_charts() {
         "--html",
         page.to_str().unwrap(),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let html = std::fs::read_to_string(&page).unwrap();
     for chart in ["users", "rps", "latency"] {
         assert!(

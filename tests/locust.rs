@@ -5,13 +5,15 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::Starter;
+use common::support;
 use serde_json::Value;
+use support::{assert_exit, free_addr, json_of};
 
 /// Locust imports gevent and Flask before it listens; give it more than the starter's wait.
 const LOCUST_START: Duration = Duration::from_secs(30);
@@ -25,12 +27,7 @@ struct Locust {
 impl Locust {
     /// `None` (after printing why) when Locust is not installed and this is not CI.
     fn spawn(host: &str) -> Option<Locust> {
-        if !locust_installed() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "locust is not installed; CI needs `pip install locust`"
-            );
-            eprintln!("skipped: locust not installed");
+        if !support::require("locust", locust_installed(), "`pip install locust`") {
             return None;
         }
         let addr = free_addr();
@@ -89,30 +86,9 @@ fn locust_installed() -> bool {
         .is_ok_and(|status| status.success())
 }
 
-/// A 127.0.0.1 port nobody listens on right now.
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().unwrap()
-}
-
 fn load(locust_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_thidctl"))
-        .env_remove("THIDCTL_HOST")
-        .env_remove("THIDCTL_LOCUST_URL")
-        .args(["load", "--engine", "locust", "--locust-url", locust_url])
-        .args(args)
-        .output()
-        .expect("thidctl runs")
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    let engine = ["--engine", "locust", "--locust-url", locust_url];
+    support::run_thidctl("load", &[&engine[..], args].concat())
 }
 
 const RUN: [&str; 8] = [
@@ -150,12 +126,7 @@ fn drives_a_real_locust_and_reports_its_numbers() {
     let started = Instant::now();
     let output = load(&locust.url(), &RUN);
     let took = started.elapsed();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(took < Duration::from_secs(20), "the run took {took:?}");
     let report = json_of(&output);
     assert_eq!(report["engine"], "locust");
@@ -167,23 +138,12 @@ fn drives_a_real_locust_and_reports_its_numbers() {
     assert_eq!(report["requests"][0]["name"], "/hello");
     assert!(!report["history"].as_array().unwrap().is_empty());
 
-    let schema: Value = serde_json::from_str(include_str!("../schemas/load-report.schema.json"))
-        .expect("the schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&report)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
+    let errors = support::load_report_schema_errors(&report);
     assert!(errors.is_empty(), "{errors:#?}");
 
     // The service saw at least what Locust counted (Locust may still have had answers in
     // flight when it stopped counting).
-    let (_, metrics) = common::http_get(starter.addr(), "/metrics/prometheus");
-    let served = common::prometheus_value(
-        &metrics,
-        r#"thidwick_http_requests_total{method="GET",route="/hello",status="200"}"#,
-    )
-    .unwrap_or(0.0);
+    let served = support::hello_count(&starter, 200);
     assert!(
         served >= requests as f64,
         "service {served} < Locust {requests}"
@@ -204,12 +164,7 @@ fn failures_fail_the_threshold_and_host_re_aims_locust() {
     let mut args = RUN.to_vec();
     args.extend(["--fail-ratio", "0.1", "--host", &target]);
     let output = load(&locust.url(), &args);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 1);
     let report = json_of(&output);
     assert_eq!(report["passed"], false);
     assert_eq!(report["target"], starter.url());
@@ -227,13 +182,9 @@ fn failures_fail_the_threshold_and_host_re_aims_locust() {
 #[test]
 fn a_closed_port_is_a_one_line_error_naming_the_url() {
     let url = format!("http://{}", free_addr());
-    let output = load(&url, &RUN);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let stderr = support::assert_refused(&load(&url, &RUN), &url);
     assert!(stderr.contains(&url), "{stderr}");
     assert!(stderr.contains("thidctl up"), "{stderr}");
-    assert!(output.stdout.is_empty());
 }
 
 #[test]
@@ -246,10 +197,7 @@ fn options_of_the_native_engine_are_refused() {
         &["--metrics-listen", "127.0.0.1:0"][..],
     ] {
         // No Locust is needed: the options are refused before anything is sent.
-        let output = load("http://127.0.0.1:9", extra);
-        assert_eq!(output.status.code(), Some(2), "{extra:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        let stderr = support::assert_refused(&load("http://127.0.0.1:9", extra), extra);
         assert!(stderr.contains(extra[0]), "{stderr}");
         assert!(stderr.contains("--engine locust"), "{stderr}");
     }

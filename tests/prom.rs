@@ -2,21 +2,23 @@
 //! `thidwick-starter` every second, both on 127.0.0.1. No mocks: the answers, the staleness
 //! handling and the error messages are Prometheus's own.
 //!
-//! Without the binary these tests print "skipped: prometheus not installed" — except in CI
-//! (`CI=true`), where they fail: CI must install the `prometheus` apt package.
+//! Without the binary these tests print "skipped: no prometheus" — except in CI (`CI` set),
+//! where they fail: CI must install the `prometheus` apt package.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::support;
 use common::{Starter, http_get};
+use support::free_addr;
 use thidctl::prom::{Dashboard, Panel, Prometheus, Substitution, check_panels};
 use thidctl::verify::{Check, CheckStatus};
 
@@ -35,7 +37,10 @@ struct PrometheusServer {
 impl PrometheusServer {
     /// `None` (after saying why) when the binary is missing outside CI.
     fn start(scrape_target: Option<SocketAddr>) -> Option<PrometheusServer> {
-        let binary = prometheus_binary()?;
+        let Some(binary) = support::on_path(&["prometheus"]) else {
+            support::require("prometheus", false, "the `prometheus` apt package");
+            return None;
+        };
         let dir = tempfile::tempdir().expect("a temporary directory");
         let targets = scrape_target
             .map(|target| format!("['{target}']"))
@@ -104,29 +109,6 @@ impl Drop for PrometheusServer {
     }
 }
 
-/// The `prometheus` binary on PATH. Missing: a failure in CI, a visible skip elsewhere.
-fn prometheus_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("prometheus"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "prometheus is not installed; CI must install the `prometheus` apt package"
-        );
-        eprintln!("skipped: prometheus not installed");
-    }
-    found
-}
-
-/// A port nobody listens on right now.
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
 /// `/hello` every 20 ms from a thread, until dropped (and at most 2 minutes), so rates and
 /// latency quantiles over a few seconds always have requests.
 struct Traffic {
@@ -159,6 +141,15 @@ impl Drop for Traffic {
             let _ = handle.join();
         }
     }
+}
+
+/// The stand-in service scraped every second by a Prometheus of its own, and a client for that
+/// Prometheus. `None` when the binary is missing outside CI.
+fn scraped_starter() -> Option<(Starter, PrometheusServer, Prometheus)> {
+    let starter = Starter::spawn(&[]);
+    let server = PrometheusServer::start(Some(starter.addr()))?;
+    let prometheus = Prometheus::new(&server.url()).unwrap();
+    Some((starter, server, prometheus))
 }
 
 fn dashboard(relative: &str) -> Dashboard {
@@ -212,12 +203,10 @@ fn show(checks: &[Check]) -> String {
 
 #[tokio::test]
 async fn the_starter_row_fills_in() {
-    let starter = Starter::spawn(&[]);
-    let Some(server) = PrometheusServer::start(Some(starter.addr())) else {
+    let Some((starter, _server, prometheus)) = scraped_starter() else {
         return;
     };
     let _traffic = Traffic::start(starter.addr());
-    let prometheus = Prometheus::new(&server.url()).unwrap();
     assert_eq!(prometheus.scrape_interval().await.unwrap(), Some(SCRAPE));
 
     let started = Instant::now();
@@ -261,11 +250,9 @@ async fn the_starter_row_fills_in() {
 
 #[tokio::test]
 async fn a_missing_series_and_a_broken_query_fail() {
-    let starter = Starter::spawn(&[]);
-    let Some(server) = PrometheusServer::start(Some(starter.addr())) else {
+    let Some((_starter, _server, prometheus)) = scraped_starter() else {
         return;
     };
-    let prometheus = Prometheus::new(&server.url()).unwrap();
     let started = Instant::now();
     let checks = check(
         &prometheus,
@@ -337,12 +324,10 @@ async fn an_unreachable_prometheus_is_inconclusive() {
 
 #[tokio::test]
 async fn a_stopped_target_goes_stale() {
-    let starter = Starter::spawn(&[]);
-    let Some(server) = PrometheusServer::start(Some(starter.addr())) else {
+    let Some((starter, _server, prometheus)) = scraped_starter() else {
         return;
     };
     let traffic = Traffic::start(starter.addr());
-    let prometheus = Prometheus::new(&server.url()).unwrap();
     let requests = |panel: &Panel| panel.title == "Requests/Second";
     let before = check(&prometheus, &project_dashboard(), &requests, FILL_TIMEOUT).await;
     assert_eq!(before[0].status, CheckStatus::Pass, "{}", show(&before));

@@ -3,18 +3,14 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::Starter;
-use serde_json::Value;
+use common::support;
+use support::{assert_exit, json_of};
 
 fn slam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_thidctl"))
-        .arg("slam")
-        .args(args)
-        .env_remove("THIDCTL_HOST")
-        .output()
-        .expect("thidctl runs")
+    support::run_thidctl("slam", args)
 }
 
 #[test]
@@ -34,13 +30,8 @@ fn the_knee_sits_at_the_services_capacity() {
         "--output",
         "json",
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_exit(&output, 0);
+    let report = json_of(&output);
     let knee = &report["knee"];
     let users = knee["users"].as_u64().expect("a knee was found");
     let rps = knee["rps"].as_f64().unwrap();
@@ -78,31 +69,19 @@ fn impossible_step_lists_are_refused_before_any_load() {
             "--step-time",
             "1s",
         ]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{steps}: {stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        let stderr = support::assert_refused(&output, steps);
         assert!(stderr.contains(expected), "{steps}: {stderr}");
     }
-    let (_, text) = common::http_get(starter.addr(), "/metrics/prometheus");
-    assert_eq!(
-        common::prometheus_value(
-            &text,
-            "thidwick_http_requests_total{method=\"GET\",route=\"other\",status=\"404\"}"
-        ),
-        None
-    );
+    let metrics = support::scrape(&starter);
+    let not_found = support::requests_series("GET", "other", 404);
+    assert_eq!(common::prometheus_value(&metrics, &not_found), None);
     let no_target = slam(&["--steps", "1,2", "--step-time", "1s"]);
     assert_eq!(no_target.status.code(), Some(2));
 }
 
 #[test]
 fn an_unreachable_target_breaks_the_first_step() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://{}", support::free_addr());
     let output = slam(&[
         "--host",
         &url,
@@ -113,13 +92,8 @@ fn an_unreachable_target_breaks_the_first_step() {
         "--output",
         "json",
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_exit(&output, 1);
+    let report = json_of(&output);
     assert!(report["knee"].is_null());
     assert_eq!(report["broke"]["users"], 1);
     assert!(

@@ -7,29 +7,18 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
+use common::support;
 use common::{Starter, http_get, http_request, prometheus_value, read_response, send_request};
 use serde_json::Value;
+use support::{requests_total, scrape};
 
 const HELLO: &str = "Hello, my name is starter.";
-
-fn requests_total(text: &str, method: &str, route: &str, status: u16) -> f64 {
-    let series = format!(
-        "thidwick_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
-    );
-    prometheus_value(text, &series).unwrap_or(0.0)
-}
 
 fn hello_duration(text: &str, sample: &str) -> f64 {
     let series = format!(
         "thidwick_http_request_duration_seconds_{sample}{{method=\"GET\",route=\"/hello\",status=\"200\"}}"
     );
     prometheus_value(text, &series).unwrap_or_else(|| panic!("no {series} in\n{text}"))
-}
-
-fn scrape(starter: &Starter) -> String {
-    let (status, text) = http_get(starter.addr(), "/metrics/prometheus");
-    assert_eq!(status, 200, "{text}");
-    text
 }
 
 fn json_metrics(starter: &Starter) -> Value {

@@ -4,18 +4,19 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::Starter;
+use common::support;
 use hdrhistogram::Histogram;
+use support::assert_exit;
 use thidctl::swarm::stats::StatsBatch;
 use thidctl::swarm::wire::{self, LINE_PREFIX, WireBatch};
 
 fn worker(index: u64, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_thidctl"))
-        .env_remove("THIDCTL_HOST")
+    support::thidctl()
         .env("JOB_COMPLETION_INDEX", index.to_string())
         .arg("worker")
         .args(args)
@@ -47,15 +48,6 @@ fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
-fn hello_200(starter: &Starter) -> f64 {
-    let (_, text) = common::http_get(starter.addr(), "/metrics/prometheus");
-    common::prometheus_value(
-        &text,
-        "thidwick_http_requests_total{method=\"GET\",route=\"/hello\",status=\"200\"}",
-    )
-    .unwrap_or(0.0)
-}
-
 #[test]
 fn two_workers_merge_into_exactly_what_the_service_saw() {
     let starter = Starter::spawn(&[]);
@@ -79,12 +71,7 @@ fn two_workers_merge_into_exactly_what_the_service_saw() {
         .into_iter()
         .map(|child| {
             let output = child.wait_with_output().expect("the worker finishes");
-            assert_eq!(
-                output.status.code(),
-                Some(0),
-                "stderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert_exit(&output, 0);
             last_wire(&output)
         })
         .collect();
@@ -101,7 +88,7 @@ fn two_workers_merge_into_exactly_what_the_service_saw() {
     let total = merged.aggregated();
     assert_eq!(total.requests, 400);
     assert_eq!(total.failures, 0);
-    assert_eq!(total.requests as f64, hello_200(&starter));
+    assert_eq!(total.requests as f64, support::hello_count(&starter, 200));
 
     // The same merge done by hand from the workers' buckets: percentiles agree exactly.
     let mut by_hand = Histogram::<u64>::new(3).unwrap();
@@ -154,33 +141,15 @@ fn sigterm_stops_a_worker_with_a_final_line() {
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
     thread::sleep(Duration::from_secs(2));
-    let sent = Instant::now();
-    let killed = Command::new("sh")
-        .args(["-c", "kill -TERM \"$1\"", "sh", &child.id().to_string()])
-        .status()
-        .expect("sh runs");
-    assert!(killed.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if sent.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("the worker did not exit within 10 s of SIGTERM");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    support::send_signal(&child, "TERM");
+    let status = support::wait_at_most(&mut child, Duration::from_secs(10))
+        .expect("the worker exits within 10 s of SIGTERM");
     let output = Output {
         status,
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
     };
-    assert_eq!(
-        status.code(),
-        Some(130),
-        "stderr:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 130);
     let wire = last_wire(&output);
     assert!(wire.done);
     assert!(wire.requests[0].requests > 0);

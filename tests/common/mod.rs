@@ -1,8 +1,10 @@
 //! Helpers shared by the tests that run real binaries: a `thidwick-starter` on a free local port,
-//! a tiny blocking HTTP client, and a Prometheus text reader.
+//! a tiny blocking HTTP client, and a Prometheus text reader; `support` runs thidctl itself.
 //!
 //! Everything talks to 127.0.0.1 only and every wait is bounded, so a broken server fails a test
 //! instead of hanging it.
+
+pub mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
