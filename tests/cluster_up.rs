@@ -317,22 +317,17 @@ fn a_rollout_that_never_gets_ready_is_rolled_back() {
         namespace: &namespace,
         state_dir: state.path(),
     };
+    // The service refuses the address its image gives it and exits: the pod crash-loops. (The
+    // chart's schema would refuse the same address as a value before anything started.)
     let (_project, config) = starter_only_project(
         "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
-         USER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\"]\n",
+         USER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\", \"--listen\", \"not-an-address\"]\n",
     );
-    // The service refuses this address and exits: the pod crash-loops.
     let output = thidctl_with_config(
         &namespace,
         state.path(),
         &config,
-        &[
-            "up",
-            "--timeout",
-            "45s",
-            "--set",
-            "thidwick:listen=not-an-address",
-        ],
+        &["up", "--timeout", "45s"],
     );
     let all = text(&output);
     assert_eq!(output.status.code(), Some(2), "{all}");
@@ -340,6 +335,14 @@ fn a_rollout_that_never_gets_ready_is_rolled_back() {
     assert!(
         all.contains("helm upgrade --install thidwick"),
         "the helm command is shown: {all}"
+    );
+    let said = all
+        .split("the pods while helm waited:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("what the pods said is missing: {all}"));
+    assert!(
+        said.contains("CrashLoopBackOff") || said.contains("exit 2"),
+        "the crash is named: {all}"
     );
     assert!(
         helm_releases(&namespace).is_empty(),

@@ -17,7 +17,7 @@ pub use client::{Cluster, connect};
 pub use error::{KubeError, Unready};
 pub use forward::{Forward, ForwardSpec};
 pub use namespace::{delete_namespace, namespace_exists};
-pub use pods::{PodSummary, pod_summaries, ready_pod};
+pub use pods::{PodSummary, pod_problems, pod_summaries, ready_pod};
 pub use rollout::wait_for_deployments;
 pub use selector::{format_selector, label_selector_string};
 pub use why::{deployment_problem, pod_problem};

@@ -108,6 +108,27 @@ pub async fn pod_summaries(
     Ok(summaries)
 }
 
+/// "pod: why it is not serving" for each pod matching `selector` that is not; empty when every
+/// one serves (or there are none yet).
+pub async fn pod_problems(
+    cluster: &Cluster,
+    namespace: &str,
+    selector: &str,
+) -> Result<Vec<String>, KubeError> {
+    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
+    let pods = list_pods(&api, namespace, selector).await?;
+    Ok(pods
+        .iter()
+        .filter_map(|pod| {
+            let why = pod_problem(pod)?;
+            Some(format!(
+                "{}: {why}",
+                pod.metadata.name.as_deref().unwrap_or("?")
+            ))
+        })
+        .collect())
+}
+
 pub(crate) async fn ready_pod_in(
     api: &Api<Pod>,
     namespace: &str,

@@ -357,6 +357,9 @@ impl Step for ApplyPullSecret {
     }
 }
 
+/// How often `InstallRelease` looks at the release's pods while helm waits for them.
+const POD_LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct InstallRelease(pub ReleaseConfig);
 
 impl Step for InstallRelease {
@@ -370,9 +373,36 @@ impl Step for InstallRelease {
             let helm = context.helm()?.clone();
             let repair = context.repair_stuck;
             // helm blocks; keep the runtime (and the spinner) free meanwhile.
-            tokio::task::spawn_blocking(move || helm.upgrade_install(&release, repair))
-                .await
-                .context("the helm call panicked")??;
+            let mut install =
+                tokio::task::spawn_blocking(move || helm.upgrade_install(&release, repair));
+            // helm's --wait says only "not ready"; what the pods said while it waited is the
+            // answer (a rollback on failure removes them before anyone could look).
+            let selector = format!("app.kubernetes.io/instance={}", self.0.name);
+            let mut pods_said = Vec::new();
+            let installed = loop {
+                tokio::select! {
+                    done = &mut install => break done.context("the helm call panicked")?,
+                    () = tokio::time::sleep(POD_LOOK_EVERY) => {
+                        let cluster = context.cluster()?;
+                        let namespace = &context.config.namespace;
+                        // Kept from the last look that found any: a rollback empties the list.
+                        if let Ok(problems) = crate::kube::pod_problems(cluster, namespace, &selector).await
+                            && !problems.is_empty()
+                        {
+                            pods_said = problems;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = installed {
+                if pods_said.is_empty() {
+                    return Err(error.into());
+                }
+                bail!(
+                    "{error}\n  the pods while helm waited: {}",
+                    pods_said.join("; ")
+                );
+            }
             let status = context
                 .helm()?
                 .status(&self.0.name, &context.config.namespace)?;
