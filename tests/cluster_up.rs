@@ -51,17 +51,27 @@ fn helm_releases(namespace: &str) -> Vec<Value> {
     serde_json::from_slice(&output.stdout).unwrap_or_default()
 }
 
-/// Brings the releases down even when an assertion failed half-way.
-struct Down<'a> {
-    namespace: &'a str,
-    state_dir: &'a Path,
+/// One test's own namespace and state directory, brought down (releases, forwards, pull
+/// secret, namespace) when the test ends, also when an assertion failed half-way.
+struct Stage {
+    namespace: String,
+    state: tempfile::TempDir,
 }
 
-impl Drop for Down<'_> {
+impl Stage {
+    fn new(prefix: &str) -> Stage {
+        Stage {
+            namespace: format!("{prefix}-{}", unique()),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+}
+
+impl Drop for Stage {
     fn drop(&mut self) {
         let _ = thidctl(
-            self.namespace,
-            self.state_dir,
+            &self.namespace,
+            self.state.path(),
             &["down", "--delete-namespace"],
         );
     }
@@ -82,15 +92,11 @@ fn up_twice_then_down_leaves_nothing() {
     if !cluster_or_skip() {
         return;
     }
-    let namespace = format!("thidctl-e2e-{}", unique());
-    let state = tempfile::tempdir().unwrap();
-    let _down = Down {
-        namespace: &namespace,
-        state_dir: state.path(),
-    };
+    let stage = Stage::new("thidctl-e2e");
+    let (namespace, state) = (&stage.namespace, &stage.state);
 
     let first = thidctl(
-        &namespace,
+        namespace,
         state.path(),
         &["up", "--detach", "--output", "json"],
     );
@@ -118,7 +124,7 @@ fn up_twice_then_down_leaves_nothing() {
     // The image's Locust (Debian's 2.12) gives the 90th and 99th in its JSON; the report has
     // every percentile, from its CSV download.
     let load = thidctl(
-        &namespace,
+        namespace,
         state.path(),
         &[
             "load",
@@ -152,7 +158,7 @@ fn up_twice_then_down_leaves_nothing() {
     );
 
     let second = thidctl(
-        &namespace,
+        namespace,
         state.path(),
         &["up", "--detach", "--output", "json"],
     );
@@ -169,7 +175,7 @@ fn up_twice_then_down_leaves_nothing() {
         1,
         "the second up must replace the first forwarder, not add one"
     );
-    let releases = helm_releases(&namespace);
+    let releases = helm_releases(namespace);
     assert_eq!(releases.len(), 3, "{releases:?}");
     assert!(
         releases
@@ -178,14 +184,14 @@ fn up_twice_then_down_leaves_nothing() {
         "{releases:?}"
     );
 
-    let status = thidctl(&namespace, state.path(), &["status", "--output", "json"]);
+    let status = thidctl(namespace, state.path(), &["status", "--output", "json"]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     let health: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(health["healthy"], true, "{health}");
 
-    let down = thidctl(&namespace, state.path(), &["down", "--delete-namespace"]);
+    let down = thidctl(namespace, state.path(), &["down", "--delete-namespace"]);
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
-    assert!(helm_releases(&namespace).is_empty());
+    assert!(helm_releases(namespace).is_empty());
     assert_eq!(
         forwarders_for(state.path()),
         0,
@@ -208,13 +214,26 @@ fn up_twice_then_down_leaves_nothing() {
         0
     );
 
-    let twice = thidctl(&namespace, state.path(), &["down"]);
+    let twice = thidctl(namespace, state.path(), &["down"]);
     assert_eq!(
         twice.status.code(),
         Some(0),
         "down twice is fine: {}",
         text(&twice)
     );
+}
+
+/// The stand-in's Dockerfile: `extra` instructions, then it starts with `args`.
+fn starter_dockerfile(extra: &str, args: &[&str]) -> String {
+    let entrypoint: Vec<String> = std::iter::once("/usr/local/bin/thidwick-starter")
+        .chain(args.iter().copied())
+        .map(|word| format!("{word:?}"))
+        .collect();
+    format!(
+        "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
+         {extra}USER 10001\nENTRYPOINT [{}]\n",
+        entrypoint.join(", ")
+    )
 }
 
 /// A project holding only the stand-in service, with its Dockerfile replaced by `dockerfile`.
@@ -280,11 +299,11 @@ fn a_failing_build_stops_up_before_anything_is_installed() {
     if !cluster_or_skip() {
         return;
     }
-    let namespace = format!("thidctl-e2e-build-{}", unique());
-    let state = tempfile::tempdir().unwrap();
+    let stage = Stage::new("thidctl-e2e-build");
+    let (namespace, state) = (&stage.namespace, &stage.state);
     let (_project, config) =
         starter_only_project("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo compiling && false\n");
-    let output = thidctl_with_config(&namespace, state.path(), &config, &["up"]);
+    let output = thidctl_with_config(namespace, state.path(), &config, &["up"]);
     let all = text(&output);
     assert_eq!(output.status.code(), Some(2), "{all}");
     assert!(
@@ -303,7 +322,7 @@ fn a_failing_build_stops_up_before_anything_is_installed() {
         !all.contains("helm upgrade --install thidwick:"),
         "nothing was installed: {all}"
     );
-    assert!(helm_releases(&namespace).is_empty());
+    assert!(helm_releases(namespace).is_empty());
 }
 
 #[test]
@@ -311,20 +330,14 @@ fn a_rollout_that_never_gets_ready_is_rolled_back() {
     if !cluster_or_skip() {
         return;
     }
-    let namespace = format!("thidctl-e2e-crash-{}", unique());
-    let state = tempfile::tempdir().unwrap();
-    let _down = Down {
-        namespace: &namespace,
-        state_dir: state.path(),
-    };
+    let stage = Stage::new("thidctl-e2e-crash");
+    let (namespace, state) = (&stage.namespace, &stage.state);
     // The service refuses the address its image gives it and exits: the pod crash-loops. (The
     // chart's schema would refuse the same address as a value before anything started.)
-    let (_project, config) = starter_only_project(
-        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
-         USER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\", \"--listen\", \"not-an-address\"]\n",
-    );
+    let (_project, config) =
+        starter_only_project(&starter_dockerfile("", &["--listen", "not-an-address"]));
     let output = thidctl_with_config(
-        &namespace,
+        namespace,
         state.path(),
         &config,
         &["up", "--timeout", "45s"],
@@ -345,11 +358,11 @@ fn a_rollout_that_never_gets_ready_is_rolled_back() {
         "the crash is named: {all}"
     );
     assert!(
-        helm_releases(&namespace).is_empty(),
+        helm_releases(namespace).is_empty(),
         "the failed first install was rolled back"
     );
     let down = thidctl_with_config(
-        &namespace,
+        namespace,
         state.path(),
         &config,
         &["down", "--delete-namespace"],
@@ -389,28 +402,20 @@ fn a_rebuilt_image_rolls_out_and_an_unchanged_one_leaves_pods_alone() {
     if !cluster_or_skip() {
         return;
     }
-    let namespace = format!("thidctl-e2e-rebuild-{}", unique());
-    let state = tempfile::tempdir().unwrap();
-    let _down = Down {
-        namespace: &namespace,
-        state_dir: state.path(),
-    };
-    let dockerfile = |revision: u32| {
-        format!(
-            "ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
-             ENV THIDCTL_E2E_REVISION={revision}\nUSER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\"]\n"
-        )
-    };
+    let stage = Stage::new("thidctl-e2e-rebuild");
+    let (namespace, state) = (&stage.namespace, &stage.state);
+    let dockerfile =
+        |revision: u32| starter_dockerfile(&format!("ENV THIDCTL_E2E_REVISION={revision}\n"), &[]);
     let (project, config) = starter_only_project(&dockerfile(1));
     let up = || {
         let output = thidctl_with_config(
-            &namespace,
+            namespace,
             state.path(),
             &config,
             &["up", "--detach", "--output", "json"],
         );
         assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-        starter_rollout(&namespace)
+        starter_rollout(namespace)
     };
 
     let (first_image, first_pods) = up();
@@ -520,20 +525,13 @@ fn a_registry_that_wants_a_password_gets_it_for_the_push_and_the_pull() {
         return;
     }
     let registry = PasswordRegistry::start();
-    let namespace = format!("thidctl-e2e-auth-{}", unique());
-    let state = tempfile::tempdir().unwrap();
-    let _down = Down {
-        namespace: &namespace,
-        state_dir: state.path(),
-    };
-    let (_project, config) = starter_only_project(
-        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY thidwick-starter /usr/local/bin/thidwick-starter\n\
-         USER 10001\nENTRYPOINT [\"/usr/local/bin/thidwick-starter\"]\n",
-    );
+    let stage = Stage::new("thidctl-e2e-auth");
+    let (namespace, state) = (&stage.namespace, &stage.state);
+    let (_project, config) = starter_only_project(&starter_dockerfile("", &[]));
     let up = |env: &[(&str, &str)]| {
         let mut all = vec![("THIDCTL_REGISTRY", registry.addr.as_str())];
         all.extend_from_slice(env);
-        thidctl_with_env(&namespace, state.path(), &config, &["up", "--detach"], &all)
+        thidctl_with_env(namespace, state.path(), &config, &["up", "--detach"], &all)
     };
 
     let denied = up(&[]);
@@ -544,7 +542,7 @@ fn a_registry_that_wants_a_password_gets_it_for_the_push_and_the_pull() {
         "the fix is named: {said}"
     );
     assert!(
-        helm_releases(&namespace).is_empty(),
+        helm_releases(namespace).is_empty(),
         "nothing was installed: {said}"
     );
 
@@ -561,7 +559,7 @@ fn a_registry_that_wants_a_password_gets_it_for_the_push_and_the_pull() {
     let kubectl_json = |args: &[&str]| -> Value {
         let output = Command::new("kubectl")
             .args(args)
-            .args(["--namespace", &namespace, "--output", "json"])
+            .args(["--namespace", namespace, "--output", "json"])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", text(&output));
@@ -581,10 +579,10 @@ fn a_registry_that_wants_a_password_gets_it_for_the_push_and_the_pull() {
     let secret = kubectl_json(&["get", "secret/thidctl-registry"]);
     assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
 
-    let down = thidctl_with_env(&namespace, state.path(), &config, &["down"], &[]);
+    let down = thidctl_with_env(namespace, state.path(), &config, &["down"], &[]);
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
     let gone = Command::new("kubectl")
-        .args(["get", "secret/thidctl-registry", "--namespace", &namespace])
+        .args(["get", "secret/thidctl-registry", "--namespace", namespace])
         .output()
         .unwrap();
     assert!(!gone.status.success(), "down left the pull secret behind");
