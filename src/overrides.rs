@@ -41,7 +41,18 @@ pub fn parse_key(key: &str) -> Result<Vec<Segment>, String> {
                 } else if !after_index {
                     return Err(format!("`{key}` has a list index with no name before it"));
                 }
-                let digits: String = chars.by_ref().take_while(|&c| c != ']').collect();
+                let mut digits = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == ']' {
+                        closed = true;
+                        break;
+                    }
+                    digits.push(c);
+                }
+                if !closed {
+                    return Err(format!("`{key}` opens a list index `[` that never closes"));
+                }
                 let index = digits.parse().map_err(|_| {
                     format!("`{key}` has the list index `[{digits}]`; use a number")
                 })?;
@@ -137,7 +148,9 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_named() {
-        for bad in ["a..b", "a[x].b", "[0].a", "a[0]b", "a.", ".a"] {
+        for bad in [
+            "a..b", "a[x].b", "[0].a", "a[0]b", "a.", ".a", "a[0", "a[1.b",
+        ] {
             let error = parse_key(bad).unwrap_err();
             assert!(error.contains(bad), "{bad}: {error}");
         }
