@@ -42,16 +42,14 @@ pub fn parse_key(key: &str) -> Result<Vec<Segment>, String> {
                     return Err(format!("`{key}` has a list index with no name before it"));
                 }
                 let mut digits = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == ']' {
-                        closed = true;
-                        break;
+                loop {
+                    match chars.next() {
+                        Some(']') => break,
+                        Some(c) => digits.push(c),
+                        None => {
+                            return Err(format!("`{key}` opens a list index `[` that never closes"));
+                        }
                     }
-                    digits.push(c);
-                }
-                if !closed {
-                    return Err(format!("`{key}` opens a list index `[` that never closes"));
                 }
                 let index = digits.parse().map_err(|_| {
                     format!("`{key}` has the list index `[{digits}]`; use a number")
