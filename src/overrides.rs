@@ -43,13 +43,13 @@ pub fn parse_key(key: &str) -> Result<Vec<Segment>, String> {
                 }
                 let mut digits = String::new();
                 loop {
-                    match chars.next() {
-                        Some(']') => break,
-                        Some(c) => digits.push(c),
-                        None => {
-                            return Err(format!("`{key}` opens a list index `[` that never closes"));
-                        }
+                    let Some(c) = chars.next() else {
+                        return Err(format!("`{key}` opens a list index `[` that never closes"));
+                    };
+                    if c == ']' {
+                        break;
                     }
+                    digits.push(c);
                 }
                 let index = digits.parse().map_err(|_| {
                     format!("`{key}` has the list index `[{digits}]`; use a number")
